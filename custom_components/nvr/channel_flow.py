@@ -1,0 +1,187 @@
+"""Subentry flow that adds or reconfigures a channel.
+
+Every stream is validated by really opening it (in a worker thread, with a
+timeout); what was found is shown before the channel is saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+from .const import CONF_MAIN_URL, CONF_RTSP_TRANSPORT, CONF_SUB_URL, DEFAULT_TRANSPORT, DOMAIN, PROBE_TIMEOUT
+from .engine import InvalidUrlError, ProbeError, StreamInfo, StreamSource, probe, redact, split_credentials, stream_key
+from .engine.source import TRANSPORTS
+from .runtime import channel_subentries
+
+_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_TEXT = TextSelector()
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+CHANNEL_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_NAME): _TEXT,
+        vol.Required(CONF_MAIN_URL): _URL,
+        vol.Optional(CONF_SUB_URL): _URL,
+        vol.Optional(CONF_USERNAME): _TEXT,
+        vol.Optional(CONF_PASSWORD): _PASSWORD,
+        vol.Required(CONF_RTSP_TRANSPORT, default=DEFAULT_TRANSPORT): SelectSelector(
+            SelectSelectorConfig(
+                options=list(TRANSPORTS),
+                mode=SelectSelectorMode.DROPDOWN,
+                translation_key=CONF_RTSP_TRANSPORT,
+            )
+        ),
+    }
+)
+
+
+class ChannelSubentryFlow(ConfigSubentryFlow):
+    """Add a camera stream to the NVR as a channel."""
+
+    def __init__(self) -> None:
+        """Start with nothing validated."""
+        self._data: dict[str, Any] = {}
+        self._found: dict[str, StreamInfo] = {}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for a new channel's streams."""
+        return await self._async_ask("user", user_input, {})
+
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Change an existing channel's streams."""
+        current = dict(self._get_reconfigure_subentry().data)
+        return await self._async_ask("reconfigure", user_input, current)
+
+    async def async_step_confirm(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Show what was found, then save."""
+        if user_input is None:
+            sub = self._found.get(CONF_SUB_URL)
+            return self.async_show_form(
+                step_id="confirm",
+                data_schema=vol.Schema({}),
+                description_placeholders={
+                    "name": self._data[CONF_NAME],
+                    "main": self._found[CONF_MAIN_URL].describe(),
+                    "sub": sub.describe() if sub else "—",
+                },
+            )
+        title = self._data[CONF_NAME]
+        unique_id = stream_key(self._data[CONF_MAIN_URL])
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=title,
+                data=self._data,
+                unique_id=unique_id,
+            )
+        return self.async_create_entry(title=title, data=self._data, unique_id=unique_id)
+
+    async def _async_ask(
+        self, step_id: str, user_input: dict[str, Any] | None, defaults: dict[str, Any]
+    ) -> SubentryFlowResult:
+        errors: dict[str, str] = {}
+        detail = ""
+        if user_input is not None:
+            errors, detail = await self._async_validate(user_input)
+            if not errors:
+                return await self.async_step_confirm()
+            defaults = user_input
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(CHANNEL_SCHEMA, defaults),
+            errors=errors,
+            description_placeholders={"error_detail": f"\n\n{detail}" if detail else ""},
+        )
+
+    async def _async_validate(self, user_input: dict[str, Any]) -> tuple[dict[str, str], str]:
+        """Check the form and open the streams; return errors and a detail."""
+        errors: dict[str, str] = {}
+        name = str(user_input.get(CONF_NAME, "")).strip()
+        username = str(user_input.get(CONF_USERNAME) or "").strip()
+        password = str(user_input.get(CONF_PASSWORD) or "")
+        transport = user_input.get(CONF_RTSP_TRANSPORT, DEFAULT_TRANSPORT)
+        if not name:
+            errors[CONF_NAME] = "name_required"
+        urls: dict[str, str] = {}
+        for field in (CONF_MAIN_URL, CONF_SUB_URL):
+            raw = str(user_input.get(field) or "").strip()
+            if not raw:
+                if field == CONF_MAIN_URL:
+                    errors[field] = "invalid_url"
+                continue
+            try:
+                key = stream_key(raw)
+            except InvalidUrlError:
+                errors[field] = "invalid_url"
+                continue
+            clean, url_user, url_password = split_credentials(raw)
+            if url_user and not username:  # credentials pasted into the URL
+                username, password = url_user, url_password
+            urls[field] = clean
+            if key in self._keys_in_use():
+                errors[field] = "already_configured"
+        if urls.get(CONF_SUB_URL) and stream_key(urls[CONF_SUB_URL]) == stream_key(urls.get(CONF_MAIN_URL, "rtsp://-")):
+            errors[CONF_SUB_URL] = "same_as_main"
+        if errors:
+            return errors, ""
+
+        sources = {f: StreamSource(u, username, password, transport) for f, u in urls.items()}
+        results = await asyncio.gather(*(self.hass.async_add_executor_job(_probe_quietly, s) for s in sources.values()))
+        details = []
+        self._found = {}
+        for field, result in zip(sources, results, strict=True):
+            if isinstance(result, ProbeError):
+                errors[field] = result.reason.value
+                if result.detail:
+                    details.append(redact(result.detail))
+            else:
+                self._found[field] = result
+        if errors:
+            return errors, "; ".join(details)
+        self._data = {
+            CONF_NAME: name,
+            CONF_MAIN_URL: urls[CONF_MAIN_URL],
+            CONF_SUB_URL: urls.get(CONF_SUB_URL, ""),
+            CONF_USERNAME: username,
+            CONF_PASSWORD: password,
+            CONF_RTSP_TRANSPORT: transport,
+        }
+        return {}, ""
+
+    def _keys_in_use(self) -> set[str]:
+        """Stream keys of every other channel of every NVR."""
+        skip = self._get_reconfigure_subentry().subentry_id if self.source == SOURCE_RECONFIGURE else None
+        keys: set[str] = set()
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            for subentry in channel_subentries(entry):
+                if subentry.subentry_id == skip:
+                    continue
+                for field in (CONF_MAIN_URL, CONF_SUB_URL):
+                    if url := subentry.data.get(field):
+                        try:
+                            keys.add(stream_key(url))
+                        except InvalidUrlError:
+                            continue
+        return keys
+
+
+def _probe_quietly(source: StreamSource) -> StreamInfo | ProbeError:
+    """Probe, returning the error instead of raising (for gather)."""
+    try:
+        return probe(source, PROBE_TIMEOUT)
+    except ProbeError as err:
+        return err

@@ -1,0 +1,42 @@
+"""Diagnostics: configuration and stream status, with credentials removed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_MAIN_URL, CONF_SUB_URL
+from .engine import redact
+from .runtime import NvrConfigEntry, channel_subentries
+
+TO_REDACT = {CONF_USERNAME, CONF_PASSWORD}
+
+
+async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConfigEntry) -> dict[str, Any]:
+    """Return the NVR's settings and the live status of every stream."""
+    channels = []
+    for subentry in channel_subentries(entry):
+        data = async_redact_data(dict(subentry.data), TO_REDACT)
+        for field in (CONF_MAIN_URL, CONF_SUB_URL):
+            if data.get(field):
+                data[field] = redact(data[field])
+        channel = entry.runtime_data.channels.get(subentry.subentry_id)
+        streams = {}
+        if channel is not None:
+            for role, reader in channel.readers.items():
+                status = asdict(reader.status)
+                if status.get("last_error"):
+                    status["last_error"] = redact(status["last_error"])
+                status["thread_alive"] = reader.running
+                streams[role] = status
+        channels.append(
+            {"subentry_id": subentry.subentry_id, "title": subentry.title, "config": data, "streams": streams}
+        )
+    return {
+        "entry": {"title": entry.title, "data": async_redact_data(dict(entry.data), TO_REDACT)},
+        "channels": channels,
+    }

@@ -1,0 +1,119 @@
+"""A channel: its main stream, optional sub stream, and their still images."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .placeholder import no_signal_jpeg
+from .reader import StreamReader
+from .snapshot import SnapshotDecoder, SnapshotError
+from .source import StreamSource
+from .status import StreamStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+MAIN = "main"
+SUB = "sub"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """What the engine needs to run a channel."""
+
+    key: str
+    """Stable id used in thread names and logs (no credentials)."""
+    name: str
+    main: StreamSource
+    sub: StreamSource | None = None
+
+
+class Channel:
+    """Runs one reader per stream and answers still-image requests."""
+
+    def __init__(
+        self,
+        config: ChannelConfig,
+        on_status: Callable[[str, StreamStatus], None] | None = None,
+    ) -> None:
+        """Create readers for the channel's streams; call start() to run them."""
+        self.config = config
+        self.readers: dict[str, StreamReader] = {}
+        self._decoders: dict[str, SnapshotDecoder] = {}
+        streams = {MAIN: config.main, SUB: config.sub}
+        for role, source in streams.items():
+            if source is None:
+                continue
+            callback = None
+            if on_status is not None:
+                callback = _bind(on_status, role)
+            self.readers[role] = StreamReader(source, f"{config.key}-{role}", callback)
+            self._decoders[role] = SnapshotDecoder()
+
+    def start(self) -> None:
+        """Start every reader thread."""
+        for reader in self.readers.values():
+            reader.start()
+
+    def request_stop(self) -> None:
+        """Ask every reader to end without waiting."""
+        for reader in self.readers.values():
+            reader.request_stop()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop every reader; True if all ended within the timeout."""
+        self.request_stop()  # signal all first so they wind down together
+        deadline = time.monotonic() + timeout
+        ok = True
+        for reader in self.readers.values():
+            ok = reader.stop(max(0.0, deadline - time.monotonic())) and ok
+        for decoder in self._decoders.values():
+            decoder.close()
+        if not ok:
+            _LOGGER.warning("A reader of channel %s is still blocked; it ends on its read timeout", self.config.name)
+        return ok
+
+    def status(self, role: str = MAIN) -> StreamStatus:
+        """The status of one stream."""
+        return self.readers[role].status
+
+    def image(self, role: str = MAIN, width: int | None = None, height: int | None = None) -> bytes:
+        """Return a JPEG of the stream's newest picture, or the no-signal picture.
+
+        Blocking (decoding and encoding): call it from a worker thread.
+        """
+        reader = self.readers[role]
+        gop = reader.gop.latest() if reader.status.connected else None
+        if gop is not None:
+            try:
+                return self._decoders[role].jpeg(gop, width, height)
+            except SnapshotError as err:
+                _LOGGER.debug("Snapshot of %s failed: %s", self.config.name, err)
+        info = reader.status.info
+        size = (info.width, info.height) if info and info.width and info.height else None
+        return no_signal_jpeg(self.config.name, width, height, size)
+
+
+def _bind(callback: Callable[[str, StreamStatus], None], role: str) -> Callable[[StreamStatus], None]:
+    def on_status(status: StreamStatus) -> None:
+        callback(role, status)
+
+    return on_status
+
+
+def stop_channels(channels: list[Channel], timeout: float = 2.0) -> bool:
+    """Stop many channels within one shared deadline; True if all ended.
+
+    A reader blocked inside FFmpeg (opening a stream waits for a keyframe)
+    cannot be interrupted; if the deadline passes, it ends by itself as soon
+    as that call returns, bounded by the open and read timeouts.
+    """
+    for channel in channels:
+        channel.request_stop()
+    deadline = time.monotonic() + timeout
+    ended = True
+    for channel in channels:
+        ended = channel.stop(max(0.0, deadline - time.monotonic())) and ended
+    return ended

@@ -1,0 +1,208 @@
+"""One thread per stream: connect, read packets, keep the last GOP, reconnect.
+
+The thread never decodes; it only demuxes, so an open channel costs little
+CPU. Status changes are reported through a callback called from the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+import av.error
+
+from .avopen import SUPPORTED_CODECS, FailureReason, classify_error, fps_from_rate, open_input
+from .gop import CodecParams, EncodedPacket, GopBuffer
+from .source import StreamSource, redact
+from .status import StreamInfo, StreamStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 8.0
+READ_TIMEOUT = 5.0
+"""A feed that stalls this long counts as lost (a camera gone without BYE)."""
+BACKOFF_START = 0.5
+BACKOFF_CAP = 3.0
+"""Capped so a returning camera is back within about 3.5 s."""
+STATS_WINDOW = 3.0
+STATUS_INTERVAL = 10.0
+"""How often bitrate/fps are republished while connected."""
+
+StatusCallback = Callable[[StreamStatus], None]
+
+
+class StreamUnusableError(Exception):
+    """The stream opened but cannot be used (no video, codec not supported)."""
+
+    def __init__(self, reason: FailureReason, detail: str) -> None:
+        """Keep the reason."""
+        super().__init__(detail)
+        self.reason = reason
+
+
+class StreamReader:
+    """Reads one stream in its own thread until stopped."""
+
+    def __init__(
+        self,
+        source: StreamSource,
+        name: str,
+        on_status: StatusCallback | None = None,
+    ) -> None:
+        """Prepare the reader; call start() to begin."""
+        self.source = source
+        self.name = name
+        self.gop = GopBuffer()
+        self._on_status = on_status
+        self._status = StreamStatus()
+        self._status_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._samples: deque[tuple[float, int, float | None]] = deque()
+        self._waiting_since = 0.0
+        """When the current blocking FFmpeg call (open or read) began."""
+
+    @property
+    def status(self) -> StreamStatus:
+        """The latest status."""
+        with self._status_lock:
+            return self._status
+
+    @property
+    def running(self) -> bool:
+        """Whether the reader thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the reader thread."""
+        if self._thread is not None:
+            raise RuntimeError("reader already started")
+        self._thread = threading.Thread(target=self._run, name=f"nvr-reader-{self.name}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Ask the thread to end and wait for it; True if it ended in time."""
+        self._stop.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _publish(self, **changes) -> None:
+        with self._status_lock:
+            self._status = replace(self._status, **changes)
+            status = self._status
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:
+                _LOGGER.exception("Status callback of %s failed", self.name)
+
+    def _run(self) -> None:
+        backoff = BACKOFF_START
+        first = True
+        while not self._stop.is_set():
+            if not first:
+                self._publish(reconnects=self.status.reconnects + 1)
+            first = False
+            self._waiting_since = time.monotonic()
+            try:
+                received = self._read_once()
+                if self._stop.is_set():
+                    break  # a deliberate stop is not a lost feed
+            except StreamUnusableError as err:
+                received = False
+                self._disconnected(err.reason, str(err))
+            except (av.error.FFmpegError, OSError) as err:
+                received = False
+                waited = time.monotonic() - self._waiting_since
+                limit = READ_TIMEOUT if self.status.connected else OPEN_TIMEOUT
+                self._disconnected(classify_error(err, waited, limit), redact(str(err)))
+            else:
+                self._disconnected(FailureReason.CANNOT_CONNECT, "the stream ended")
+            if received:
+                backoff = BACKOFF_START
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, BACKOFF_CAP)
+        self.gop.reset(None)
+
+    def _disconnected(self, reason: FailureReason, detail: str) -> None:
+        self.gop.reset(None)
+        status = self.status
+        if status.connected or status.failure != reason or status.last_error != detail:
+            if status.connected:
+                _LOGGER.warning("Stream %s lost: %s (%s)", self.name, reason.value, detail)
+            self._publish(connected=False, bitrate=None, measured_fps=None, failure=reason, last_error=detail)
+
+    def _read_once(self) -> bool:
+        """Connect and read until the stream fails; True if packets arrived."""
+        container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=True)
+        try:
+            if not container.streams.video:
+                raise StreamUnusableError(FailureReason.NO_VIDEO, "the stream carries no video")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            if ctx.name not in SUPPORTED_CODECS:
+                raise StreamUnusableError(FailureReason.UNSUPPORTED_CODEC, f"video codec {ctx.name} is not supported")
+            extradata = ctx.extradata
+            codec = CodecParams(ctx.name, bytes(extradata) if extradata else None, ctx.width, ctx.height)
+            self.gop.reset(codec)
+            self._samples.clear()
+            info = StreamInfo(
+                ctx.name,
+                ctx.width,
+                ctx.height,
+                fps_from_rate(stream.average_rate) or fps_from_rate(stream.guessed_rate),
+            )
+            return self._pump(container, stream, info)
+        finally:
+            container.close()
+
+    def _pump(self, container, stream, info: StreamInfo) -> bool:
+        received = False
+        next_stats = 0.0
+        time_base = stream.time_base
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                break
+            if not packet.size:
+                continue  # demuxer flush packet
+            self.gop.add(EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe))
+            now = self._waiting_since = time.monotonic()
+            pts_s = float(packet.pts * time_base) if packet.pts is not None and time_base else None
+            self._samples.append((now, packet.size, pts_s))
+            while self._samples and now - self._samples[0][0] > STATS_WINDOW:
+                self._samples.popleft()
+            if not received:
+                received = True
+                _LOGGER.info("Channel %s connected: %s", self.name, info.describe())
+                self._publish(connected=True, info=info, failure=None, last_error=None, last_frame_time=time.time())
+                next_stats = now + 1.0
+            elif now >= next_stats:
+                next_stats = now + STATUS_INTERVAL
+                self._publish(last_frame_time=time.time(), **self._rates())
+            else:
+                with self._status_lock:
+                    self._status = replace(self._status, last_frame_time=time.time())
+        return received
+
+    def _rates(self) -> dict[str, float | int | None]:
+        samples = list(self._samples)
+        if len(samples) < 2:
+            return {}
+        span = samples[-1][0] - samples[0][0]
+        stamps = sorted({s[2] for s in samples if s[2] is not None})
+        fps = None
+        if len(stamps) >= 3 and stamps[-1] > stamps[0]:
+            fps = round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 2)
+        bitrate = int(sum(s[1] for s in samples[1:]) * 8 / span) if span > 0 else None
+        return {"bitrate": bitrate, "measured_fps": fps}

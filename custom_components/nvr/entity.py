@@ -1,0 +1,73 @@
+"""Base entity of a channel: one device per channel, under the NVR device."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity
+
+from .const import DOMAIN, MANUFACTURER, status_signal
+from .engine import MAIN, Channel, StreamStatus
+from .runtime import NvrConfigEntry
+
+
+def channel_device_info(entry: NvrConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
+    """The device of one channel, linked to the NVR's device."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
+        name=subentry.title,
+        manufacturer=MANUFACTURER,
+        model="Channel",
+        via_device=(DOMAIN, entry.entry_id),
+    )
+
+
+class NvrChannelEntity(Entity):
+    """An entity of one channel that follows one of its streams' status."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: NvrConfigEntry,
+        subentry: ConfigSubentry,
+        channel: Channel,
+        role: str = MAIN,
+    ) -> None:
+        """Bind the entity to a channel's stream."""
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._channel = channel
+        self._role = role
+        self._attr_device_info = channel_device_info(entry, subentry)
+        self._shown: tuple[object, ...] | None = None
+
+    @property
+    def stream_status(self) -> StreamStatus:
+        """The status of the stream this entity shows."""
+        return self._channel.status(self._role)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow status changes."""
+        await super().async_added_to_hass()
+        self._shown = _shown_part(self.stream_status)
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, status_signal(self._entry_id, self._subentry_id), self._async_status_changed
+            )
+        )
+
+    @callback
+    def _async_status_changed(self, role: str, status: StreamStatus) -> None:
+        # Bitrate and frame-time updates change nothing shown: no state write.
+        shown = _shown_part(status)
+        if role == self._role and shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
+
+
+def _shown_part(status: StreamStatus) -> tuple[object, ...]:
+    return (status.connected, status.info, status.failure)

@@ -1,0 +1,72 @@
+# Shared by scripts/test and scripts/develop: Python, venv and Debian packages.
+# shellcheck shell=bash
+
+APT_PACKAGES=(
+  ffmpeg
+  python3-gi
+  gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-rtsp
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Install the Debian packages the tests and the demo need, when missing.
+ensure_apt_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "Missing Debian packages: ${missing[*]}"
+    log "Run this script as root, or: sudo apt-get install ${missing[*]}"
+    return 1
+  fi
+  log "Installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Print a Python >= 3.13 interpreter: $PYTHON, python3.14/3.13 on PATH, or pyenv's.
+find_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.14 python3.13 \
+    "$HOME"/.pyenv/versions/3.14*/bin/python "$HOME"/.pyenv/versions/3.13*/bin/python python3; do
+    [ -n "$candidate" ] || continue
+    command -v "$candidate" >/dev/null 2>&1 || [ -x "$candidate" ] || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+      command -v "$candidate" 2>/dev/null || echo "$candidate"
+      return 0
+    fi
+  done
+  log "No Python >= 3.13 found (HA 2025.4 needs it). Install one, e.g. with pyenv, or set PYTHON=."
+  return 1
+}
+
+# ensure_venv DIR REQUIREMENTS...: create DIR with Python >= 3.13 and install
+# the requirement files, skipping pip when they have not changed.
+ensure_venv() {
+  local dir=$1
+  shift
+  local python stamp want
+  if [ ! -x "$dir/bin/python" ]; then
+    python=$(find_python)
+    log "Creating $dir with $("$python" --version)"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip
+  fi
+  want=$(cat "$@" | sha256sum | cut -c1-16)
+  stamp="$dir/.requirements-$want"
+  if [ ! -f "$stamp" ]; then
+    log "Installing $* into $dir"
+    local args=()
+    for req in "$@"; do args+=(-r "$req"); done
+    "$dir/bin/python" -m pip install -q "${args[@]}"
+    rm -f "$dir"/.requirements-*
+    touch "$stamp"
+  fi
+}

@@ -1,0 +1,76 @@
+"""Home Assistant fixtures: an NVR entry whose channels point at real peers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.nvr.const import (
+    CONF_MAIN_URL,
+    CONF_RTSP_TRANSPORT,
+    CONF_STORAGE_PATH,
+    CONF_SUB_URL,
+    DOMAIN,
+    SUBENTRY_CHANNEL,
+)
+from custom_components.nvr.engine import stream_key
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let HA load custom_components/nvr."""
+
+
+def channel_data(
+    name: str, main_url: str, sub_url: str = "", username: str = "", password: str = ""
+) -> dict[str, Any]:
+    """Subentry data of a channel, as the channel flow stores it."""
+    return {
+        "name": name,
+        CONF_MAIN_URL: main_url,
+        CONF_SUB_URL: sub_url,
+        "username": username,
+        "password": password,
+        CONF_RTSP_TRANSPORT: "tcp",
+    }
+
+
+@pytest.fixture
+def make_entry(hass: HomeAssistant, tmp_path) -> Callable[..., MockConfigEntry]:
+    """Build (not set up) an NVR entry with the given channels' data."""
+
+    def _make(*channels: dict[str, Any]) -> MockConfigEntry:
+        storage = tmp_path / "nvr"
+        storage.mkdir(exist_ok=True)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Shop NVR",
+            data={"name": "Shop NVR", CONF_STORAGE_PATH: str(storage)},
+            unique_id=str(storage),
+            subentries_data=[
+                {
+                    "data": data,
+                    "subentry_type": SUBENTRY_CHANNEL,
+                    "title": data["name"],
+                    "unique_id": stream_key(data[CONF_MAIN_URL]),
+                }
+                for data in channels
+            ],
+        )
+        entry.add_to_hass(hass)
+        return entry
+
+    return _make
+
+
+@pytest.fixture
+async def live_entry(hass: HomeAssistant, make_entry, rtsp_server) -> MockConfigEntry:
+    """A loaded NVR with one channel (main and sub stream) on a live feed."""
+    entry = make_entry(channel_data("Front door", rtsp_server.url("/live"), rtsp_server.url("/sub")))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry

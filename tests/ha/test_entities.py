@@ -1,0 +1,102 @@
+"""Entities and devices of a channel, stills and live view through HA."""
+
+from __future__ import annotations
+
+import io
+
+from homeassistant.components.camera import CameraEntityFeature, async_get_image, async_get_stream_source
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from PIL import Image
+
+from custom_components.nvr.const import DOMAIN
+
+from .conftest import channel_data
+from waiting import async_wait_for
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG"
+    image.load()
+    return image.size
+
+
+async def test_devices_and_entities(hass: HomeAssistant, live_entry) -> None:
+    (subentry,) = live_entry.subentries.values()
+    devices = dr.async_get(hass)
+    nvr = devices.async_get_device({(DOMAIN, live_entry.entry_id)})
+    channel = devices.async_get_device({(DOMAIN, f"{live_entry.entry_id}_{subentry.subentry_id}")})
+    assert nvr is not None and channel is not None
+    assert channel.via_device_id == nvr.id
+    assert channel.name == "Front door"
+
+    entities = er.async_get(hass)
+    assert entities.async_get("camera.front_door").unique_id == f"{subentry.subentry_id}_main"
+    assert entities.async_get("camera.front_door").config_subentry_id == subentry.subentry_id
+    sub = entities.async_get("camera.front_door_sub_stream")
+    assert sub.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert entities.async_get("binary_sensor.front_door_video_signal").device_id == channel.id
+
+    await async_wait_for(hass, lambda: hass.states.get("binary_sensor.front_door_video_signal").state == STATE_ON, 10)
+    signal = hass.states.get("binary_sensor.front_door_video_signal")
+    assert signal.attributes["device_class"] == "connectivity"
+    assert signal.attributes["codec"] == "h264"
+    assert signal.attributes["resolution"] == "640x360"
+    camera = hass.states.get("camera.front_door")
+    assert camera.state == "streaming"
+    assert camera.attributes["supported_features"] == CameraEntityFeature.STREAM
+
+
+async def test_snapshot_from_memory(hass: HomeAssistant, live_entry) -> None:
+    channel = next(iter(live_entry.runtime_data.channels.values()))
+    await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 10)
+    image = await async_get_image(hass, "camera.front_door", width=320, height=180)
+    assert image.content_type == "image/jpeg"
+    assert _jpeg_size(image.content) == (320, 180)
+    image = await async_get_image(hass, "camera.front_door")
+    assert _jpeg_size(image.content) == (640, 360)
+
+
+async def test_stream_source_carries_credentials(hass: HomeAssistant, make_entry, rtsp_basic) -> None:
+    entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="p@ss word"))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    source = await async_get_stream_source(hass, "camera.till")
+    assert source == rtsp_basic.url("/live").replace("rtsp://", "rtsp://admin:p%40ss%20word@")
+    state = hass.states.get("camera.till")
+    assert "p@ss" not in str(state.attributes)
+
+
+async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips) -> None:
+    from rtsp_peer import RtspServer, live_mount
+
+    with RtspServer([live_mount("/live", clips / "live.ts")]) as server:
+        entry = make_entry(channel_data("Gate", server.url("/live")))
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+        def signal() -> str:
+            return hass.states.get("binary_sensor.gate_video_signal").state
+
+        await async_wait_for(hass, lambda: signal() == STATE_ON, 10)
+        live = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
+
+        server.stop()
+        await async_wait_for(hass, lambda: signal() == STATE_OFF, 10)
+        assert hass.states.get("camera.gate").state == "idle"
+        assert hass.states.get("binary_sensor.gate_video_signal").attributes["failure"] == "cannot_connect"
+        placeholder = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
+        assert _jpeg_size(placeholder) == (320, 180)
+        assert placeholder != live
+
+        server.start()
+        back = await async_wait_for(hass, lambda: signal() == STATE_ON, 10)
+        assert back < 5
+        channel = next(iter(entry.runtime_data.channels.values()))
+        await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 5)
+        again = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
+        assert again != placeholder
+        assert await hass.config_entries.async_unload(entry.entry_id)
