@@ -10,6 +10,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly
+  libturbojpeg0 # HA's camera scales JPEGs with it (else it logs an error)
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

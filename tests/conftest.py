@@ -50,7 +50,7 @@ from rtsp_peer import (  # noqa: E402
 )
 
 USER = "admin"
-PASSWORD = "secret"  # noqa: S105 - test credential of the local peer
+PASSWORD = "secret"
 
 
 def _require_tools() -> None:

@@ -151,7 +151,10 @@ def rtp_clip_launch(codec: str, port: int) -> str:
         raise SystemExit(f"unsupported rtp_clip codec {codec!r}") from err
     caps = f"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec.upper()},payload=96"
     return (
-        f'udpsrc address=127.0.0.1 port={port} caps="{caps}" '
+        # A 1080p keyframe (~300 KB) arrives as one burst of RTP packets: more
+        # than the default socket buffer holds. The kernel caps this at
+        # net.core.rmem_max.
+        f'udpsrc address=127.0.0.1 port={port} buffer-size=4194304 caps="{caps}" '
         f"! rtpjitterbuffer latency=100 ! {depay} ! {parse} config-interval=-1 "
         f"! {pay} name=pay0 pt=96"
     )

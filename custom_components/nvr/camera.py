@@ -50,6 +50,15 @@ class NvrCamera(NvrChannelEntity, Camera):
         self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
 
     @property
+    def available(self) -> bool:
+        """Follow the channel, not HA's HLS worker.
+
+        HA's camera turns unavailable while its stream worker fails; a dead
+        feed should read as ``idle`` with the "No video signal" image instead.
+        """
+        return self._attr_available
+
+    @property
     def is_streaming(self) -> bool:
         """Whether the feed is up (state 'streaming', else 'idle')."""
         return self.stream_status.connected

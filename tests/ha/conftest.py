@@ -25,9 +25,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/nvr."""
 
 
-def channel_data(
-    name: str, main_url: str, sub_url: str = "", username: str = "", password: str = ""
-) -> dict[str, Any]:
+def channel_data(name: str, main_url: str, sub_url: str = "", username: str = "", password: str = "") -> dict[str, Any]:
     """Subentry data of a channel, as the channel flow stores it."""
     return {
         "name": name,

@@ -29,7 +29,9 @@ async def test_nvr_flow_defaults_to_media_folder(hass: HomeAssistant, tmp_path) 
     assert result["type"] is FlowResultType.FORM
     defaults = {str(k): k.default() for k in result["data_schema"].schema}
     assert defaults["storage_path"] == str(tmp_path / "media" / "nvr")
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "Shop", **{"storage_path": defaults["storage_path"]}})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Shop", **{"storage_path": defaults["storage_path"]}}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Shop"
     assert (tmp_path / "media" / "nvr").is_dir()
@@ -156,9 +158,13 @@ async def test_channel_errors_reached_for_real(
 
 async def test_same_stream_refused(hass: HomeAssistant, make_entry, rtsp_server) -> None:
     entry = make_entry(channel_data("Door", rtsp_server.url("/live")))
-    errors = await _error_for(hass, entry.entry_id, name="Again", main_url=rtsp_server.url("/live").upper().replace("/LIVE", "/live"))
+    errors = await _error_for(
+        hass, entry.entry_id, name="Again", main_url=rtsp_server.url("/live").upper().replace("/LIVE", "/live")
+    )
     assert errors == {"main_url": "already_configured"}
-    errors = await _error_for(hass, entry.entry_id, name="Sub", main_url=rtsp_server.url("/sub"), sub_url=rtsp_server.url("/live"))
+    errors = await _error_for(
+        hass, entry.entry_id, name="Sub", main_url=rtsp_server.url("/sub"), sub_url=rtsp_server.url("/live")
+    )
     assert errors == {"sub_url": "already_configured"}
 
 

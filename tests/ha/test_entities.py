@@ -10,11 +10,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from PIL import Image
+from waiting import async_wait_for
 
 from custom_components.nvr.const import DOMAIN
 
 from .conftest import channel_data
-from waiting import async_wait_for
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:

@@ -7,10 +7,12 @@ import re
 import time
 
 import pytest
-
 from homeassistant.components.camera import async_request_stream
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from waiting import async_wait_for
+
+from .conftest import channel_data
 
 
 async def _get_until(client, url: str, timeout: float, check=lambda body: True) -> bytes:
@@ -45,4 +47,45 @@ async def test_hls_live_view(hass: HomeAssistant, hass_client, live_entry) -> No
     assert b"moof" in segment[:64] and len(segment) > 1000
     # Stop the stream worker before the harness looks for lingering threads.
     camera = hass.data["camera"].get_entity("camera.front_door")
+    await camera.stream.stop()
+
+
+def _segment_numbers(playlist: bytes) -> list[int]:
+    """Numbers of the segments that full segments or LL-HLS parts belong to."""
+    return [int(n) for n in re.findall(rb"\./segment/(\d+)(?:\.\d+)?\.m4s", playlist)]
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_live_view_recovers_when_camera_returns(
+    hass: HomeAssistant, hass_client, make_entry, clips, rtsp_server_factory
+) -> None:
+    """While down the camera reads idle (not unavailable, as HA's camera would
+    say while its stream worker fails) and live view resumes once the feed is
+    back, after HA's stream worker's own retry delay (10 s at first)."""
+    from rtsp_peer import live_mount
+
+    assert await async_setup_component(hass, "stream", {})
+    server = rtsp_server_factory([live_mount("/live", clips / "live.ts")])
+    entry = make_entry(channel_data("Gate", server.url("/live")))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    client = await hass_client()
+    url = await async_request_stream(hass, "camera.gate", "hls")
+    playlist_url = url.replace("master_playlist.m3u8", "playlist.m3u8")
+    await _get_until(client, url, 20)
+    await _get_until(client, playlist_url, 30, _segment_numbers)
+
+    server.stop()
+    await async_wait_for(hass, lambda: hass.states.get("binary_sensor.gate_video_signal").state == "off", 10)
+    await asyncio.sleep(2)  # HA's stream worker notices and starts its retry delay
+    await hass.async_block_till_done()
+    assert hass.states.get("camera.gate").state == "idle"
+    before = _segment_numbers(await (await client.get(playlist_url)).read())
+
+    server.start()
+    started = time.monotonic()
+    await _get_until(client, playlist_url, 30, lambda body: any(n > max(before) for n in _segment_numbers(body)))
+    # Our reader is back within ~3 s; HA's worker retries after its own 10 s delay.
+    assert time.monotonic() - started < 25
+    camera = hass.data["camera"].get_entity("camera.gate")
     await camera.stream.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 
@@ -137,3 +138,23 @@ async def test_lost_feed_raises_and_clears_issue(hass: HomeAssistant, make_entry
         server.start()
         await async_wait_for(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is None, 10)
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_credentials_never_logged(hass: HomeAssistant, make_entry, rtsp_basic, caplog) -> None:
+    """Not from our code, not from FFmpeg's messages that PyAV forwards."""
+    caplog.set_level(logging.DEBUG)
+    entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="hunter2-pw"))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    (subentry,) = entry.subentries.values()
+    channel = entry.runtime_data.channels[subentry.subentry_id]
+    await async_wait_for(hass, lambda: channel.status().failure is not None, 10)
+    # The channel flow's probe fails the same way and must not leak either.
+    result = await hass.config_entries.subentries.async_init((entry.entry_id, "channel"), context={"source": "user"})
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"name": "X", "main_url": rtsp_basic.url("/live?other", "admin", "hunter2-pw"), "rtsp_transport": "tcp"},
+    )
+    assert result["errors"] == {"main_url": "invalid_auth"}
+    assert caplog.records, "nothing was logged at all"
+    assert "hunter2" not in caplog.text
+    assert "hunter2" not in json.dumps(result.get("description_placeholders"))

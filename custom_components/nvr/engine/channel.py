@@ -49,7 +49,7 @@ class Channel:
             callback = None
             if on_status is not None:
                 callback = _bind(on_status, role)
-            self.readers[role] = StreamReader(source, f"{config.key}-{role}", callback)
+            self.readers[role] = StreamReader(source, f"{config.key}-{role}", callback, label=f"{config.name} ({role})")
             self._decoders[role] = SnapshotDecoder()
 
     def start(self) -> None:
@@ -72,7 +72,7 @@ class Channel:
         for decoder in self._decoders.values():
             decoder.close()
         if not ok:
-            _LOGGER.warning("A reader of channel %s is still blocked; it ends on its read timeout", self.config.name)
+            _LOGGER.warning("A reader of %s is still inside FFmpeg; it ends when that call returns", self.config.name)
         return ok
 
     def status(self, role: str = MAIN) -> StreamStatus:

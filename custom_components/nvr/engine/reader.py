@@ -52,10 +52,16 @@ class StreamReader:
         source: StreamSource,
         name: str,
         on_status: StatusCallback | None = None,
+        label: str | None = None,
     ) -> None:
-        """Prepare the reader; call start() to begin."""
+        """Prepare the reader; call start() to begin.
+
+        ``name`` names the thread; ``label`` (default: name) is what logs say.
+        """
         self.source = source
         self.name = name
+        self.label = label or name
+        self._received = False
         self.gop = GopBuffer()
         self._on_status = on_status
         self._status = StreamStatus()
@@ -104,7 +110,7 @@ class StreamReader:
             try:
                 self._on_status(status)
             except Exception:
-                _LOGGER.exception("Status callback of %s failed", self.name)
+                _LOGGER.exception("Status callback of %s failed", self.label)
 
     def _run(self) -> None:
         backoff = BACKOFF_START
@@ -114,21 +120,20 @@ class StreamReader:
                 self._publish(reconnects=self.status.reconnects + 1)
             first = False
             self._waiting_since = time.monotonic()
+            self._received = False
             try:
-                received = self._read_once()
+                self._read_once()
                 if self._stop.is_set():
                     break  # a deliberate stop is not a lost feed
             except StreamUnusableError as err:
-                received = False
                 self._disconnected(err.reason, str(err))
             except (av.error.FFmpegError, OSError) as err:
-                received = False
                 waited = time.monotonic() - self._waiting_since
                 limit = READ_TIMEOUT if self.status.connected else OPEN_TIMEOUT
                 self._disconnected(classify_error(err, waited, limit), redact(str(err)))
             else:
                 self._disconnected(FailureReason.CANNOT_CONNECT, "the stream ended")
-            if received:
+            if self._received:  # it worked for a while: retry quickly
                 backoff = BACKOFF_START
             if self._stop.wait(backoff):
                 break
@@ -140,11 +145,11 @@ class StreamReader:
         status = self.status
         if status.connected or status.failure != reason or status.last_error != detail:
             if status.connected:
-                _LOGGER.warning("Stream %s lost: %s (%s)", self.name, reason.value, detail)
+                _LOGGER.warning("Stream %s lost: %s (%s)", self.label, reason.value, detail)
             self._publish(connected=False, bitrate=None, measured_fps=None, failure=reason, last_error=detail)
 
-    def _read_once(self) -> bool:
-        """Connect and read until the stream fails; True if packets arrived."""
+    def _read_once(self) -> None:
+        """Connect and read until the stream fails or ends."""
         container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=True)
         try:
             if not container.streams.video:
@@ -163,12 +168,11 @@ class StreamReader:
                 ctx.height,
                 fps_from_rate(stream.average_rate) or fps_from_rate(stream.guessed_rate),
             )
-            return self._pump(container, stream, info)
+            self._pump(container, stream, info)
         finally:
             container.close()
 
-    def _pump(self, container, stream, info: StreamInfo) -> bool:
-        received = False
+    def _pump(self, container, stream, info: StreamInfo) -> None:
         next_stats = 0.0
         time_base = stream.time_base
         for packet in container.demux(stream):
@@ -182,18 +186,20 @@ class StreamReader:
             self._samples.append((now, packet.size, pts_s))
             while self._samples and now - self._samples[0][0] > STATS_WINDOW:
                 self._samples.popleft()
-            if not received:
-                received = True
-                _LOGGER.info("Channel %s connected: %s", self.name, info.describe())
+            if not self._received and packet.is_keyframe:
+                # Connected means a picture can be shown: from the first keyframe.
+                self._received = True
+                _LOGGER.info("Stream %s connected: %s", self.label, info.describe())
                 self._publish(connected=True, info=info, failure=None, last_error=None, last_frame_time=time.time())
                 next_stats = now + 1.0
+            elif not self._received:
+                continue
             elif now >= next_stats:
                 next_stats = now + STATUS_INTERVAL
                 self._publish(last_frame_time=time.time(), **self._rates())
             else:
                 with self._status_lock:
                     self._status = replace(self._status, last_frame_time=time.time())
-        return received
 
     def _rates(self) -> dict[str, float | int | None]:
         samples = list(self._samples)

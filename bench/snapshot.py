@@ -1,0 +1,665 @@
+"""Snapshot latency at 1080p: the engine's Channel.image() vs ffmpeg per snapshot.
+
+Run from the repository root (never part of the test suite)::
+
+    .venv/bin/python bench/snapshot.py            # PyAV 13
+    .venv-av19/bin/python bench/snapshot.py       # PyAV 19
+
+It generates (once, cached under bench/out/) a 1080p H.264 clip, serves it as
+an endless live RTSP mount on 127.0.0.1 (tests/rtsp_peer.py) and measures:
+
+* memory and idle CPU of N open 1080p channels (each has served a snapshot);
+* OURS: Channel.image() at full size, called from a worker thread as Home
+  Assistant's camera entity does. "Cold" calls are the first call in a new GOP
+  (the decoder restarts at the keyframe), spread over the GOP; "cold@kf" calls
+  land right after the keyframe; "warm" calls follow back to back in the same
+  GOP (the cached decoder resumes). The headline is the cold p50;
+* BASELINE: one ffmpeg process per snapshot against the same URL, with the
+  arguments Home Assistant's ffmpeg camera uses (haffmpeg ImageFrame).
+
+Human-readable lines first, one JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import hashlib
+import io
+import itertools
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+# The engine as a top-level package, and tests/ for rtsp_peer (after it: tests/engine would shadow it).
+sys.path.insert(0, str(ROOT / "custom_components" / "nvr"))
+sys.path.append(str(ROOT / "tests"))
+
+import av  # noqa: E402
+from engine import Channel, ChannelConfig, StreamSource, stop_channels  # noqa: E402
+from engine.placeholder import no_signal_jpeg  # noqa: E402
+from PIL import Image  # noqa: E402
+from rtsp_peer import RtspServer, free_port, launch_mount, tools_available  # noqa: E402
+
+WIDTH, HEIGHT, FPS, GOP_FRAMES = 1920, 1080, 25, 50
+GOP_SECONDS = GOP_FRAMES / FPS
+CLIP_SECONDS = 16
+BITRATE = "6M"
+"""A typical 1080p camera main stream (4-8 Mbit/s, CBR-like)."""
+SOURCE = f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}"
+FILTER = "noise=alls=12:allf=t"
+"""Temporal noise on every pixel, like sensor noise, so P-frames are not free."""
+MOUNT = "/live"
+UDP_RCVBUF = 4 * 1024 * 1024
+"""Receive buffer of the relay's udpsrc: a 1080p keyframe (~300 KB) arrives as one burst
+of RTP packets and overflows the default 208 KB buffer, see live_feed()."""
+TARGET_P50_MS = 50.0
+TARGET_RATIO = 0.1
+TARGET_RSS_MB = 60.0
+
+
+# --------------------------------------------------------------------------
+# clip and measuring helpers
+# --------------------------------------------------------------------------
+
+
+def clip_args(path: Path) -> list[str]:
+    """The ffmpeg command that encodes the benchmark clip."""
+    return [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", SOURCE, "-vf", FILTER, "-t", str(CLIP_SECONDS),
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main",
+        "-b:v", BITRATE, "-maxrate", BITRATE, "-bufsize", BITRATE,
+        "-x264-params", "repeat-headers=1",
+        "-g", str(GOP_FRAMES), "-keyint_min", str(GOP_FRAMES), "-sc_threshold", "0",
+        "-bf", "0", "-pix_fmt", "yuv420p", "-threads", "2",
+        "-f", "mpegts", str(path),
+    ]  # fmt: skip
+
+
+def ensure_clip() -> Path:
+    """Encode the clip once; the name carries a hash of the encoding arguments."""
+    digest = hashlib.sha1(" ".join(clip_args(Path("x"))).encode(), usedforsecurity=False).hexdigest()[:10]
+    path = OUT / f"clip_1080p_{digest}.ts"
+    if path.exists() and path.stat().st_size > 0:
+        print(f"clip: {path.relative_to(ROOT)} (cached)")
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.ts")
+    began = time.monotonic()
+    proc = subprocess.run(clip_args(partial), capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise SystemExit(f"ffmpeg could not encode the clip: {proc.stderr.strip()}")
+    partial.rename(path)
+    size_mb = path.stat().st_size / 1e6
+    print(f"clip: {path.relative_to(ROOT)} encoded in {time.monotonic() - began:.1f} s ({size_mb:.1f} MB)")
+    return path
+
+
+class RelayDrops:
+    """Counts datagrams the kernel dropped on the relay's UDP socket(s).
+
+    Polls /proc/net/udp (the ``drops`` column) for sockets bound to the port;
+    the relay reopens its socket whenever gst-rtsp-server re-prepares the
+    media, so the count is summed over socket inodes.
+    """
+
+    def __init__(self, port: int, interval: float = 0.25) -> None:
+        """Start polling in a daemon thread."""
+        self._port = port
+        self._interval = interval
+        self._seen: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-udp-drops", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == self._port:
+                    self._seen[fields[9]] = max(self._seen.get(fields[9], 0), int(fields[12]))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._poll()
+
+    def close(self) -> int:
+        """Stop polling; return the datagrams dropped."""
+        self._poll()
+        self._stop.set()
+        self._thread.join()
+        return self.total
+
+    @property
+    def total(self) -> int:
+        """Datagrams dropped so far."""
+        self._poll()
+        return sum(self._seen.values())
+
+
+@dataclass
+class Feed:
+    """The live mount: its URL and the relay's drop counter."""
+
+    url: str
+    drops: RelayDrops
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: SIGKILL the feeder if this process dies without cleaning up."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def live_feed(clip: Path) -> Iterator[Feed]:
+    """Serve the clip as an endless, shared live RTSP mount at MOUNT.
+
+    Like rtsp_peer.live_mount (an ``ffmpeg -re -stream_loop -1`` feeder sends
+    RTP to a udpsrc relay), but the udpsrc gets a 4 MB receive buffer: with
+    live_mount's default buffer the ~300 KB keyframe bursts of this clip are
+    dropped on loopback (RcvbufErrors) and clients never see a keyframe.
+    """
+    port = free_port("udp")
+    caps = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+    launch = (
+        f'udpsrc address=127.0.0.1 port={port} buffer-size={UDP_RCVBUF} caps="{caps}" '
+        "! rtph264depay ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1"
+    )
+    feeder_argv = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+        "-i", str(clip), "-an", "-c:v", "copy", "-f", "rtp", f"rtp://127.0.0.1:{port}?pkt_size=1200",
+    ]  # fmt: skip
+    server = RtspServer([launch_mount(MOUNT, launch)])
+    feeder = subprocess.Popen(  # started before any thread exists, so preexec_fn is safe
+        feeder_argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
+    )
+    drops = RelayDrops(port)
+    try:
+        server.start()
+        yield Feed(server.url(MOUNT), drops)
+    finally:
+        server.stop()
+        feeder.kill()
+        feeder.wait(timeout=5)
+        drops.close()
+
+
+def rss_mb() -> float:
+    """VmRSS of this process in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def cpu_seconds() -> float:
+    """utime + stime of this process (all threads) from /proc/self/stat."""
+    raw = Path("/proc/self/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def p50(values: list[float]) -> float:
+    """The median."""
+    return statistics.median(values)
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (linear interpolation)."""
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[94]
+
+
+def summary(values: list[float], unit: str = "ms") -> str:
+    """'p50 … p95 … min … max … (n=…)'."""
+    return (
+        f"p50 {p50(values):7.1f} {unit}  p95 {p95(values):7.1f} {unit}  "
+        f"min {min(values):7.1f}  max {max(values):7.1f}  (n={len(values)})"
+    )
+
+
+def check_jpeg(data: bytes, placeholder: bytes | None = None) -> None:
+    """Raise AssertionError unless data is a complete 1920x1080 JPEG of the feed."""
+    if placeholder is not None and data == placeholder:
+        raise AssertionError("got the no-signal placeholder instead of a picture")
+    if data[:2] != b"\xff\xd8":
+        raise AssertionError(f"not a JPEG (starts with {data[:4]!r}, {len(data)} bytes)")
+    with Image.open(io.BytesIO(data)) as image:
+        if image.format != "JPEG":
+            raise AssertionError(f"Pillow reads it as {image.format}")
+        image.load()  # a truncated JPEG fails here
+        if image.size != (WIDTH, HEIGHT):
+            raise AssertionError(f"picture is {image.size[0]}x{image.size[1]}, not {WIDTH}x{HEIGHT}")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, step: float = 0.002) -> None:
+    """Poll predicate until it is true or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(step)
+
+
+def open_channel(url: str, key: str) -> Channel:
+    """Create and start a channel on the URL."""
+    channel = Channel(ChannelConfig(key, f"Bench {key}", StreamSource(url)))
+    channel.start()
+    return channel
+
+
+def wait_ready(channel: Channel, timeout: float = 15) -> None:
+    """Wait until the channel is connected and holds a GOP."""
+    reader = channel.readers["main"]
+    wait_until(
+        lambda: reader.status.connected and reader.gop.latest() is not None,
+        timeout,
+        f"channel {channel.config.key} to connect",
+        step=0.02,
+    )
+
+
+def serial(channel: Channel) -> int:
+    """Serial of the channel's held GOP (-1 before the first keyframe)."""
+    gop = channel.readers["main"].gop.latest()
+    return gop.serial if gop is not None else -1
+
+
+def gop_packets(channel: Channel) -> int:
+    """Packets in the held GOP right now."""
+    gop = channel.readers["main"].gop.latest()
+    return len(gop.packets) if gop is not None else 0
+
+
+def decoder_progress(channel: Channel) -> tuple[int, int]:
+    """(GOP serial, packets consumed) of the channel's snapshot decoder.
+
+    Private state, read only to report how fresh the picture is and how much
+    a call had to decode; the engine offers no public view of it.
+    """
+    decoder = channel._decoders["main"]
+    return decoder._serial, decoder._done
+
+
+# --------------------------------------------------------------------------
+# phases
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One timed snapshot."""
+
+    wall_ms: float
+    cpu_ms: float
+    data: bytes
+    position: int = 0
+    """Packets in the GOP when the call started (1 = only the keyframe)."""
+    pending: int = 0
+    """Of those, packets the snapshot decoder had not consumed yet."""
+    behind: int = 0
+    """Of those, packets newer than the returned picture."""
+
+
+@dataclass
+class Ours:
+    """Results of the Channel.image() phase."""
+
+    cold: list[Call] = field(default_factory=list)
+    cold_kf: list[Call] = field(default_factory=list)
+    warm: list[Call] = field(default_factory=list)
+
+
+def timed_image(executor: ThreadPoolExecutor, channel: Channel) -> Call:
+    """Channel.image() at full size in a worker thread; wall time includes the hand-off."""
+
+    def work() -> tuple[bytes, float]:
+        cpu = time.thread_time()
+        data = channel.image("main")
+        return data, (time.thread_time() - cpu) * 1e3
+
+    gop_serial = serial(channel)
+    position = gop_packets(channel)
+    done_serial, done = decoder_progress(channel)
+    pending = position - done if done_serial == gop_serial else position
+    began = time.perf_counter()
+    data, cpu_ms = executor.submit(work).result()
+    wall_ms = (time.perf_counter() - began) * 1e3
+    behind = max(0, position - decoder_progress(channel)[1])
+    return Call(wall_ms, cpu_ms, data, position, pending, behind)
+
+
+def next_gop(channel: Channel) -> int:
+    """Wait for the next keyframe; return the new serial."""
+    current = serial(channel)
+    wait_until(lambda: serial(channel) != current, GOP_SECONDS * 3, "a new GOP")
+    return serial(channel)
+
+
+def measure_rss(url: str, count: int, idle_seconds: float, executor: ThreadPoolExecutor) -> dict[str, float]:
+    """RSS per channel and idle CPU with `count` channels open."""
+    channels: list[Channel] = []
+    try:
+        before = rss_mb()
+        channels.extend(open_channel(url, f"rss{index}") for index in range(count))
+        for channel in channels:
+            wait_ready(channel)
+        time.sleep(GOP_SECONDS + 0.5)  # every GOP buffer holds a whole GOP
+        readers = rss_mb()
+        placeholder = no_signal_jpeg(channels[0].config.name, None, None, (WIDTH, HEIGHT))
+        for channel in channels:
+            check_jpeg(executor.submit(channel.image, "main").result(), placeholder)
+        after = rss_mb()
+        cpu_before, wall_before = cpu_seconds(), time.monotonic()
+        time.sleep(idle_seconds)
+        cpu = (cpu_seconds() - cpu_before) / (time.monotonic() - wall_before) * 100
+        steady = rss_mb()
+        threads = len(os.listdir("/proc/self/task"))
+        for channel in channels:
+            if not channel.status().connected:
+                raise AssertionError(f"channel {channel.config.key} lost its stream while idle")
+    finally:
+        if not stop_channels(channels, 5.0):
+            print("warning: a reader did not stop within 5 s")
+    return {
+        "before": before,
+        "readers": readers,
+        "after": after,
+        "steady": steady,
+        "per_channel": (max(after, steady) - before) / count,
+        "reader_share": (readers - before) / count,
+        "decoder_share": (after - readers) / count,
+        "cpu_pct": cpu,
+        "threads": threads,
+    }
+
+
+def measure_ours(url: str, calls: int, kf_calls: int, warm_per_gop: int, executor: ThreadPoolExecutor) -> Ours:
+    """Cold (spread over the GOP), cold-at-keyframe and warm Channel.image() calls."""
+    result = Ours()
+    channel = open_channel(url, "lat")
+    try:
+        wait_ready(channel)
+        placeholder = no_signal_jpeg(channel.config.name, None, None, (WIDTH, HEIGHT))
+        check_jpeg(timed_image(executor, channel).data, placeholder)  # one-time set-up, not counted
+        # Cold calls right after the keyframe, then cold calls spread evenly over
+        # the GOP (each the first call in its GOP) in shuffled order, each followed
+        # by warm calls back to back.
+        offsets = [(i + 0.5) / calls * GOP_SECONDS * 0.95 for i in range(calls)]
+        random.Random(1080).shuffle(offsets)
+        for index, offset in enumerate([0.0] * kf_calls + offsets):
+            next_gop(channel)
+            if offset:
+                time.sleep(offset)
+            gop = serial(channel)
+            cold = timed_image(executor, channel)
+            if index < kf_calls:
+                result.cold_kf.append(cold)
+                continue
+            result.cold.append(cold)
+            for _ in range(warm_per_gop):
+                warm = timed_image(executor, channel)
+                if serial(channel) == gop:  # else the decoder restarted: not a warm call
+                    result.warm.append(warm)
+        if not channel.status().connected:
+            raise AssertionError("the channel lost its stream during the run")
+    finally:
+        channel.stop(5.0)
+    for call in [*result.cold_kf, *result.cold, *result.warm]:
+        check_jpeg(call.data, placeholder)
+    for first, second in itertools.pairwise(result.cold):
+        if first.data == second.data:
+            raise AssertionError("two cold snapshots in different GOPs are identical")
+    return result
+
+
+def baseline_argv(url: str) -> list[str]:
+    """What HA's ffmpeg camera runs per snapshot (haffmpeg ImageFrame.get_image).
+
+    Input ``-rtsp_transport tcp -i URL`` (as usually configured, and the
+    engine's transport), then ``-an -frames:v 1 -c:v mjpeg``, the ffmpeg
+    camera's default extra arguments ``-pred 1``, and ``-f image2pipe -``.
+    """
+    ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
+    return [
+        ffmpeg, "-rtsp_transport", "tcp", "-i", url,
+        "-an", "-frames:v", "1", "-c:v", "mjpeg", "-pred", "1",
+        "-f", "image2pipe", "-",
+    ]  # fmt: skip
+
+
+def measure_baseline(url: str, calls: int, timeout: float) -> list[Call]:
+    """Spawn ffmpeg per snapshot; wall time from spawn until all JPEG bytes are read.
+
+    One of our channels stays connected meanwhile: gst-rtsp-server prepares a
+    shared media only while it has a client, and preparing waits for the next
+    keyframe, which a real camera does not do; with the media kept prepared
+    ffmpeg gets its SDP in a few ms. Calls start at a random moment of the
+    GOP, as requests from a browser do; back to back they would lock onto the
+    GOP's phase (each ends just after a keyframe).
+    """
+    argv = baseline_argv(url)
+    print("baseline command: " + " ".join(argv))
+    rng = random.Random(25)
+    results: list[Call] = []
+    keeper = open_channel(url, "keeper")
+    try:
+        wait_ready(keeper)
+        for _ in range(calls):
+            time.sleep(rng.uniform(0, GOP_SECONDS))
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            # stdin is a pipe and stderr is discarded, as in haffmpeg.
+            with subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            ) as proc:
+                try:
+                    data, _ = proc.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                    raise
+            wall_ms = (time.perf_counter() - began) * 1e3
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_ms = (after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime) * 1e3
+            if proc.returncode != 0:
+                raise AssertionError(f"ffmpeg exited with {proc.returncode}")
+            check_jpeg(data)
+            results.append(Call(wall_ms, cpu_ms, data))
+    finally:
+        keeper.stop(5.0)
+    return results
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+
+def print_rss(rss: dict[str, float], count: int) -> None:
+    """Human-readable memory and idle CPU lines."""
+    print(
+        f"memory, {count} channels: RSS {rss['before']:.0f} MB before, {rss['readers']:.0f} MB with readers "
+        f"(full GOPs), {rss['after']:.0f} MB after one snapshot each, {rss['steady']:.0f} MB after idling"
+    )
+    print(
+        f"memory per channel: {rss['per_channel']:.1f} MB "
+        f"(reader {rss['reader_share']:.1f} MB + snapshot decoder kept {rss['decoder_share']:.1f} MB)"
+    )
+    print(
+        f"idle CPU with {count} channels open: {rss['cpu_pct']:.1f}% of one core "
+        f"({rss['cpu_pct'] / count:.2f}% per channel; {rss['threads']} threads in the process)"
+    )
+
+
+def print_ours(ours: Ours) -> None:
+    """Human-readable lines for Channel.image()."""
+    print(f"ours cold (first call in a GOP, spread over it): {summary([c.wall_ms for c in ours.cold])}")
+    print(f"ours cold right after the keyframe:             {summary([c.wall_ms for c in ours.cold_kf])}")
+    print(f"ours warm (back to back, same GOP):             {summary([c.wall_ms for c in ours.warm])}")
+    caught_up = [c.wall_ms for c in ours.warm if c.pending <= 1]
+    if caught_up:
+        print(f"ours warm with at most 1 packet to decode:      {summary(caught_up)}")
+    thirds = [
+        [c.wall_ms for c in ours.cold if lo <= (c.position - 1) / GOP_FRAMES < hi]
+        for lo, hi in ((0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 9))
+    ]
+    print(
+        "ours cold p50 by position in the GOP (early/middle/late third): "
+        + " / ".join(f"{p50(t):.1f}" if t else "-" for t in thirds)
+        + " ms"
+    )
+    print(
+        f"ours CPU per call (worker thread): cold p50 {p50([c.cpu_ms for c in ours.cold]):.1f} ms, "
+        f"warm p50 {p50([c.cpu_ms for c in ours.warm]):.1f} ms"
+    )
+    frame_ms = 1000 / FPS
+    for name, calls in (("cold", ours.cold), ("warm", ours.warm)):
+        ages = [c.behind * frame_ms for c in calls]
+        decoded = [c.pending - c.behind for c in calls]
+        print(
+            f"ours {name}: picture is p50 {p50(ages):.0f} ms / max {max(ages):.0f} ms older than the newest packet; "
+            f"packets decoded per call p50 {p50(decoded):.0f} max {max(decoded)}"
+        )
+    print(
+        f"ours JPEG: {WIDTH}x{HEIGHT}, decodes in Pillow, {p50([len(c.data) / 1024 for c in ours.cold]):.0f} KiB median"
+    )
+
+
+def print_baseline(base: list[Call]) -> None:
+    """Human-readable lines for the ffmpeg baseline."""
+    print(f"baseline ffmpeg per snapshot: {summary([c.wall_ms for c in base])}")
+    print(
+        f"baseline CPU per snapshot (ffmpeg child): p50 {p50([c.cpu_ms for c in base]):.0f} ms; "
+        f"JPEG {WIDTH}x{HEIGHT}, {p50([len(c.data) / 1024 for c in base]):.0f} KiB median"
+    )
+
+
+def verdict(name: str, value: float, target: float, text: str) -> str:
+    """'name value <= target' or with '>' when the target is missed."""
+    return f"{name} {text} {'<=' if value <= target else '> (MISSED)'} {target:g}"
+
+
+def record(args: argparse.Namespace, rss: dict[str, float], ours: Ours, base: list[Call], drops: int) -> dict:
+    """The JSON result."""
+    cold = [c.wall_ms for c in ours.cold]
+    base_ms = [c.wall_ms for c in base]
+    ours_p50 = p50(cold)
+    base_p50 = p50(base_ms) if base else None
+    ratio = ours_p50 / base_p50 if base_p50 else None
+    libs = av.library_versions
+    return {
+        "metric": "snapshot_latency_ms_1080p_p50",
+        "ours": round(ours_p50, 2),
+        "baseline": round(base_p50, 1) if base_p50 else None,
+        "ratio": round(ratio, 4) if ratio is not None else None,
+        "ours_p95": round(p95(cold), 2),
+        "baseline_p95": round(p95(base_ms), 1) if base else None,
+        "cold_kf_p50": round(p50([c.wall_ms for c in ours.cold_kf]), 2),
+        "cold_kf_p95": round(p95([c.wall_ms for c in ours.cold_kf]), 2),
+        "warm_p50": round(p50([c.wall_ms for c in ours.warm]), 2),
+        "warm_p95": round(p95([c.wall_ms for c in ours.warm]), 2),
+        "ours_cpu_ms_p50": round(p50([c.cpu_ms for c in ours.cold]), 2),
+        "baseline_cpu_ms_p50": round(p50([c.cpu_ms for c in base]), 1) if base else None,
+        "cold_picture_age_ms_p50": round(p50([c.behind for c in ours.cold]) * 1000 / FPS),
+        "rss_mb_per_channel": round(rss["per_channel"], 2),
+        "rss_mb_reader": round(rss["reader_share"], 2),
+        "rss_mb_decoder": round(rss["decoder_share"], 2),
+        "idle_cpu_pct": round(rss["cpu_pct"], 2),
+        "channels": args.channels,
+        "calls": len(cold),
+        "kf_calls": len(ours.cold_kf),
+        "warm_calls": len(ours.warm),
+        "baseline_calls": len(base),
+        "relay_udp_drops": drops,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "pyav": av.__version__,
+        "libavcodec": ".".join(map(str, libs["libavcodec"])),
+        "python": sys.version.split()[0],
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--calls", type=int, default=30, help="cold calls (and GOPs of warm calls) (30)")
+    parser.add_argument("--channels", type=int, default=4, help="channels open for the RSS/CPU figures (4)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="idle CPU sampling window in seconds (5)")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not run the ffmpeg baseline")
+    parser.add_argument("--baseline-calls", type=int, default=None, help="ffmpeg snapshots (default: --calls)")
+    parser.add_argument("--kf-calls", type=int, default=None, help="cold calls right at a keyframe (calls/2)")
+    parser.add_argument("--warm-per-gop", type=int, default=2, help="warm calls after each cold call (2)")
+    args = parser.parse_args(argv)
+    if args.calls < 2 or args.channels < 1 or args.warm_per_gop < 1:
+        parser.error("--calls must be at least 2, --channels and --warm-per-gop at least 1")
+    if args.kf_calls is None:
+        args.kf_calls = max(2, args.calls // 2)
+    if args.baseline_calls is None:
+        args.baseline_calls = args.calls
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its results."""
+    args = parse_args(argv)
+    ok, reason = tools_available()
+    if not ok:
+        print(f"cannot run: {reason}", file=sys.stderr)
+        return 2
+    codec_version = ".".join(map(str, av.library_versions["libavcodec"]))
+    print(f"PyAV {av.__version__} (libavcodec {codec_version}), Python {sys.version.split()[0]}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    clip = ensure_clip()
+    base: list[Call] = []
+    with (
+        live_feed(clip) as feed,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-executor") as executor,
+    ):
+        url = feed.url
+        print(f"serving {WIDTH}x{HEIGHT} {FPS} fps H.264, keyframe every {GOP_SECONDS:g} s, {BITRATE}bit/s at {url}")
+        rss = measure_rss(url, args.channels, args.seconds, executor)
+        print_rss(rss, args.channels)
+        ours = measure_ours(url, args.calls, args.kf_calls, args.warm_per_gop, executor)
+        print_ours(ours)
+        if not args.skip_baseline:
+            base = measure_baseline(url, args.baseline_calls, timeout=30)
+            print_baseline(base)
+        drops = feed.drops.total
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"RTP datagrams the relay's UDP socket dropped during the run: {drops}")
+    result = record(args, rss, ours, base, drops)
+    verdicts = [
+        verdict("p50", result["ours"], TARGET_P50_MS, f"{result['ours']:.1f} ms"),
+        verdict("RSS/channel", result["rss_mb_per_channel"], TARGET_RSS_MB, f"{result['rss_mb_per_channel']:.1f} MB"),
+    ]
+    if result["ratio"] is not None:
+        verdicts.insert(1, verdict("ratio", result["ratio"], TARGET_RATIO, f"{result['ratio']:.3f}"))
+    print("targets: " + "; ".join(verdicts))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

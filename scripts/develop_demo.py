@@ -1,0 +1,143 @@
+"""Demo cameras for scripts/develop: live RTSP channels on 127.0.0.1.
+
+Reuses the test peers (tests/rtsp_peer.py): clips made with ``make_clip``
+are looped by gst-rtsp-server. Ports are fixed so the URLs saved in Home
+Assistant stay valid from one run to the next:
+
+* rtsp://127.0.0.1:8554/front/main (1280x720) and /front/sub (640x360),
+  /driveway (1280x720), /garden (640x480): always on;
+* rtsp://127.0.0.1:8555/garage (960x540): its own server, stopped for
+  ``--down`` seconds after every ``--up`` seconds, like a camera that keeps
+  dropping out.
+
+``--list`` prints the channels as JSON (name, main_url, sub_url) for
+develop_setup.py. Otherwise it runs until SIGTERM/SIGINT, then stops its
+servers (their ffmpeg feeders go with them). Clips are cached in .develop/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.rtsp_peer import RtspServer, RtspServerError, live_mount, make_clip  # noqa: E402
+
+STEADY_PORT = 8554
+FLAKY_PORT = 8555
+CLIP_SECONDS = 20
+CLIP_VERSION = 1  # bump to regenerate cached clips after changing them
+
+# name, server port, mount path, clip (pattern, width, height), sub stream clip
+CHANNELS: list[dict] = [
+    {
+        "name": "Front door",
+        "port": STEADY_PORT,
+        "main": ("/front/main", "testsrc2", 1280, 720),
+        "sub": ("/front/sub", "testsrc2", 640, 360),
+    },
+    {"name": "Driveway", "port": STEADY_PORT, "main": ("/driveway", "testsrc", 1280, 720)},
+    {"name": "Garden", "port": STEADY_PORT, "main": ("/garden", "mandelbrot", 640, 480)},
+    {"name": "Garage", "port": FLAKY_PORT, "main": ("/garage", "gradients=speed=0.05", 960, 540), "flaky": True},
+]
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} demo: {message}", flush=True)
+
+
+def url(port: int, path: str) -> str:
+    return f"rtsp://127.0.0.1:{port}{path}"
+
+
+def channel_list() -> list[dict[str, str]]:
+    """What develop_setup.py enters in the channel flow."""
+    return [
+        {
+            "name": ch["name"],
+            "main_url": url(ch["port"], ch["main"][0]),
+            "sub_url": url(ch["port"], ch["sub"][0]) if "sub" in ch else "",
+            "flaky": bool(ch.get("flaky")),
+        }
+        for ch in CHANNELS
+    ]
+
+
+def clip(cache: Path, pattern: str, width: int, height: int) -> Path:
+    """Make (once) a looping H.264 clip; cached under ``cache``."""
+    slug = "".join(c if c.isalnum() else "_" for c in pattern)
+    path = cache / f"v{CLIP_VERSION}-{slug}-{width}x{height}-{CLIP_SECONDS}s.ts"
+    if not path.exists():
+        log(f"making clip {path.name}")
+        tmp = path.with_name(f".{path.stem}.tmp.ts")
+        make_clip(tmp, width=width, height=height, fps=15, gop=15, seconds=CLIP_SECONDS, pattern=pattern)
+        tmp.replace(path)
+    return path
+
+
+def build_servers(cache: Path) -> tuple[RtspServer, RtspServer]:
+    mounts: dict[int, list[dict]] = {STEADY_PORT: [], FLAKY_PORT: []}
+    for ch in CHANNELS:
+        for role in ("main", "sub"):
+            if role in ch:
+                path, pattern, width, height = ch[role]
+                mounts[ch["port"]].append(live_mount(path, clip(cache, pattern, width, height)))
+    return RtspServer(mounts[STEADY_PORT], port=STEADY_PORT), RtspServer(mounts[FLAKY_PORT], port=FLAKY_PORT)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true", help="print the channels as JSON and exit")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".develop" / "clips")
+    parser.add_argument("--up", type=float, default=40.0, help="seconds the flaky camera stays on")
+    parser.add_argument("--down", type=float, default=20.0, help="seconds the flaky camera stays off")
+    args = parser.parse_args()
+    if args.list:
+        print(json.dumps(channel_list()))
+        return 0
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # run by hand: Ctrl-C stops it too
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    steady, flaky = build_servers(args.cache)
+    try:
+        steady.start()
+        flaky.start()
+        for ch in channel_list():
+            extra = f" + {ch['sub_url']}" if ch["sub_url"] else ""
+            log(f"{ch['name']}: {ch['main_url']}{extra}{' (drops out)' if ch['flaky'] else ''}")
+        log(f"READY (pid {os.getpid()})")
+        while not stop.is_set():
+            if stop.wait(args.up):
+                break
+            log(f"Garage camera goes off for {args.down:g} s")
+            flaky.stop()
+            if stop.wait(args.down):
+                break
+            flaky.start()
+            log("Garage camera is back")
+            if not steady.running:  # a feeder died: bring the steady cameras back too
+                log("restarting the steady RTSP server")
+                steady.ensure_running()
+    except RtspServerError as err:
+        log(f"cannot start the RTSP servers: {err}")
+        return 1
+    finally:
+        flaky.stop()
+        steady.stop()
+        log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
