@@ -319,11 +319,36 @@ def _proc_stat(pid: int) -> tuple[str, str, int] | None:
     return comm, fields[0], int(fields[2])
 
 
+class _StartStop:
+    """``with peer:`` starts it and stops it again."""
+
+    def start(self) -> Self:
+        """Start the peer."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the peer."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Start."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop."""
+        self.stop()
+
+
 class RtspServerError(RuntimeError):
     """The launcher failed to start (message carries its stderr)."""
 
 
-class RtspServer:
+class RtspServer(_StartStop):
     """A gst-rtsp-server subprocess on 127.0.0.1.
 
     ``mounts`` are dicts as built by :func:`live_mount`, :func:`file_mount`
@@ -564,19 +589,6 @@ class RtspServer:
             self.start(timeout=timeout)
         return self
 
-    def __enter__(self) -> Self:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server."""
-        self.stop()
-
     def __repr__(self) -> str:
         """Short description."""
         paths = ",".join(m["path"] for m in self.mounts)
@@ -596,7 +608,7 @@ def _stop_leftover_servers() -> None:
 # --------------------------------------------------------------------------
 
 
-class _TcpPeer:
+class _TcpPeer(_StartStop):
     """Shared start/stop/url/context-manager plumbing."""
 
     scheme = "rtsp"
@@ -626,27 +638,6 @@ class _TcpPeer:
         self._port = int(sock.getsockname()[1])
         self._sock = sock
         return sock
-
-    def start(self) -> Self:
-        """Start listening."""
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        """Stop listening."""
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        """Start."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop."""
-        self.stop()
 
 
 class GarbageServer(_TcpPeer):

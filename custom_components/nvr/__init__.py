@@ -57,7 +57,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     for issues in data.issues.values():
         issues.async_clear()
     if not await hass.async_add_executor_job(stop_channels, list(data.channels.values())):
-        _LOGGER.warning("Some stream readers of %s were still blocked in a read when unloaded", entry.title)
+        _LOGGER.debug("Some streams of %s were still opening when unloaded; they end once open", entry.title)
     return bool(unload_ok)
 
 

@@ -6,10 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from .placeholder import no_signal_jpeg
 from .reader import StreamReader
-from .snapshot import SnapshotDecoder, SnapshotError
+from .snapshot import SnapshotError, gop_jpeg
 from .source import StreamSource
 from .status import StreamStatus
 
@@ -41,16 +42,12 @@ class Channel:
         """Create readers for the channel's streams; call start() to run them."""
         self.config = config
         self.readers: dict[str, StreamReader] = {}
-        self._decoders: dict[str, SnapshotDecoder] = {}
         streams = {MAIN: config.main, SUB: config.sub}
         for role, source in streams.items():
             if source is None:
                 continue
-            callback = None
-            if on_status is not None:
-                callback = _bind(on_status, role)
+            callback = partial(on_status, role) if on_status is not None else None
             self.readers[role] = StreamReader(source, f"{config.key}-{role}", callback, label=f"{config.name} ({role})")
-            self._decoders[role] = SnapshotDecoder()
 
     def start(self) -> None:
         """Start every reader thread."""
@@ -69,10 +66,8 @@ class Channel:
         ok = True
         for reader in self.readers.values():
             ok = reader.stop(max(0.0, deadline - time.monotonic())) and ok
-        for decoder in self._decoders.values():
-            decoder.close()
-        if not ok:
-            _LOGGER.warning("A reader of %s is still inside FFmpeg; it ends when that call returns", self.config.name)
+        if not ok:  # expected while a stream is still opening (it waits for a keyframe)
+            _LOGGER.debug("A reader of %s is still inside FFmpeg; it ends when that call returns", self.config.name)
         return ok
 
     def status(self, role: str = MAIN) -> StreamStatus:
@@ -88,19 +83,12 @@ class Channel:
         gop = reader.gop.latest() if reader.status.connected else None
         if gop is not None:
             try:
-                return self._decoders[role].jpeg(gop, width, height)
+                return gop_jpeg(gop, width, height)
             except SnapshotError as err:
                 _LOGGER.debug("Snapshot of %s failed: %s", self.config.name, err)
         info = reader.status.info
         size = (info.width, info.height) if info and info.width and info.height else None
         return no_signal_jpeg(self.config.name, width, height, size)
-
-
-def _bind(callback: Callable[[str, StreamStatus], None], role: str) -> Callable[[StreamStatus], None]:
-    def on_status(status: StreamStatus) -> None:
-        callback(role, status)
-
-    return on_status
 
 
 def stop_channels(channels: list[Channel], timeout: float = 2.0) -> bool:
