@@ -38,13 +38,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     try:
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except Exception:
-        await hass.async_add_executor_job(stop_channels, list(data.channels.values()))
+        await hass.async_add_executor_job(_stop_all, data)
         raise
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
 
     async def _async_stop_on_shutdown(_event: Event) -> None:
         # HA does not unload entries when it stops; end the readers cleanly.
-        await hass.async_add_executor_job(stop_channels, list(data.channels.values()))
+        await hass.async_add_executor_job(_stop_all, data)
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown))
     return True
@@ -56,9 +56,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     data = entry.runtime_data
     for issues in data.issues.values():
         issues.async_clear()
-    if not await hass.async_add_executor_job(stop_channels, list(data.channels.values())):
+    if not await hass.async_add_executor_job(_stop_all, data):
         _LOGGER.debug("Some streams of %s were still opening when unloaded; they end once open", entry.title)
     return bool(unload_ok)
+
+
+def _stop_all(data: NvrData) -> bool:
+    """Stop the readers and the snapshot threads; blocking."""
+    ended = stop_channels(list(data.channels.values()))
+    data.snapshots.shutdown(wait=True, cancel_futures=True)
+    return ended
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> None:

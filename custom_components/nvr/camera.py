@@ -40,6 +40,7 @@ class NvrCamera(NvrChannelEntity, Camera):
         """Create the camera of one stream."""
         NvrChannelEntity.__init__(self, entry, subentry, channel, role)
         Camera.__init__(self)
+        self._entry = entry
         self._attr_unique_id = f"{subentry.subentry_id}_{role}"
         if role == SUB:
             self._attr_translation_key = "sub_stream"
@@ -68,5 +69,9 @@ class NvrCamera(NvrChannelEntity, Camera):
         return self._source.authenticated_url()
 
     async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
-        """A JPEG of the newest picture held in memory, or the no-signal picture."""
-        return await self.hass.async_add_executor_job(self._channel.image, self._role, width, height)
+        """A JPEG of the newest picture held in memory, or the no-signal picture.
+
+        Decoded on the NVR's own snapshot threads, never on the event loop.
+        """
+        snapshots = self._entry.runtime_data.snapshots
+        return await self.hass.loop.run_in_executor(snapshots, self._channel.image, self._role, width, height)

@@ -77,7 +77,6 @@ async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entr
     channels = list(entry.runtime_data.channels.values())
     await async_wait_for(hass, lambda: all(c.status().connected for c in channels), 10)
 
-    start = time.monotonic()
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert not first & set(_reader_threads()), "old reader threads survived the reload"
@@ -85,10 +84,18 @@ async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entr
     channels = list(entry.runtime_data.channels.values())
     await async_wait_for(hass, lambda: all(c.status().connected for c in channels), 10)
 
+    # Stills decode on at most two threads of the NVR's own.
+    for _ in range(3):
+        for entity_id in ("camera.a", "camera.b"):
+            await async_get_image(hass, entity_id, width=320, height=180)
+    snapshot_threads = [t for t in threading.enumerate() if t.name.startswith("nvr-snapshot")]
+    assert 1 <= len(snapshot_threads) <= 2
+
     start = time.monotonic()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert _reader_threads() == []
+    assert not any(t.is_alive() for t in snapshot_threads)
     assert time.monotonic() - start < 2.0
 
 
