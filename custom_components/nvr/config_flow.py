@@ -33,9 +33,8 @@ class NvrConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_NAME].strip()
-            path = (
-                os.path.normpath(user_input[CONF_STORAGE_PATH].strip()) if user_input[CONF_STORAGE_PATH].strip() else ""
-            )
+            raw_path = user_input[CONF_STORAGE_PATH].strip()
+            path = os.path.normpath(raw_path) if raw_path else ""
             if not name:
                 errors[CONF_NAME] = "name_required"
             elif error := await self.hass.async_add_executor_job(check_storage_path, path):

@@ -37,8 +37,9 @@ class NvrData:
     """What a loaded NVR entry holds at runtime."""
 
     channels: dict[str, Channel] = field(default_factory=dict)
-    snapshots: ThreadPoolExecutor = field(default_factory=_snapshot_pool)
     """Engine channels by subentry id."""
+    snapshots: ThreadPoolExecutor = field(default_factory=_snapshot_pool)
+    """Where the channels' still images are decoded."""
     issues: dict[str, ChannelIssues] = field(default_factory=dict)
     subentry_data: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     """The subentry data the channels were built from, to spot real changes."""

@@ -1,7 +1,7 @@
 """Opening RTSP inputs with PyAV, and naming why an open failed.
 
 Works on PyAV 13 (HA 2025.4) and PyAV 19 (HA 2026.x): timeouts go through
-``av.open(timeout=(open, read))`` (the ``stimeout`` option is ignored by newer
+``av.open(timeout=(open, read))`` (FFmpeg's old socket-timeout option is ignored by newer
 FFmpeg), and failures are told apart by ``av.error`` classes and errno.
 """
 
