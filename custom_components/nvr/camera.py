@@ -40,7 +40,7 @@ class NvrCamera(NvrChannelEntity, Camera):
         """Create the camera of one stream."""
         NvrChannelEntity.__init__(self, entry, subentry, channel, role)
         Camera.__init__(self)
-        self._entry = entry
+        self._snapshots = entry.runtime_data.snapshots
         self._attr_unique_id = f"{subentry.subentry_id}_{role}"
         if role == SUB:
             self._attr_translation_key = "sub_stream"
@@ -73,5 +73,4 @@ class NvrCamera(NvrChannelEntity, Camera):
 
         Decoded on the NVR's own snapshot threads, never on the event loop.
         """
-        snapshots = self._entry.runtime_data.snapshots
-        return await self.hass.loop.run_in_executor(snapshots, self._channel.image, self._role, width, height)
+        return await self.hass.loop.run_in_executor(self._snapshots, self._channel.image, self._role, width, height)

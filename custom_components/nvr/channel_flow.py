@@ -22,7 +22,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import CONF_MAIN_URL, CONF_RTSP_TRANSPORT, CONF_SUB_URL, DEFAULT_TRANSPORT, DOMAIN, PROBE_TIMEOUT
-from .engine import InvalidUrlError, ProbeError, StreamInfo, StreamSource, probe, redact, split_credentials, stream_key
+from .engine import InvalidUrlError, StreamError, StreamInfo, StreamSource, probe, redact, split_credentials, stream_key
 from .engine.source import TRANSPORTS
 from .runtime import channel_subentries
 
@@ -117,6 +117,8 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         if not name:
             errors[CONF_NAME] = "name_required"
         urls: dict[str, str] = {}
+        keys: dict[str, str] = {}
+        in_use = self._keys_in_use()
         for field in (CONF_MAIN_URL, CONF_SUB_URL):
             raw = str(user_input.get(field) or "").strip()
             if not raw:
@@ -132,9 +134,10 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             if url_user and not username:  # credentials pasted into the URL
                 username, password = url_user, url_password
             urls[field] = clean
-            if key in self._keys_in_use():
+            keys[field] = key
+            if key in in_use:
                 errors[field] = "already_configured"
-        if urls.get(CONF_SUB_URL) and stream_key(urls[CONF_SUB_URL]) == stream_key(urls.get(CONF_MAIN_URL, "rtsp://-")):
+        if CONF_SUB_URL in keys and keys[CONF_SUB_URL] == keys.get(CONF_MAIN_URL):
             errors[CONF_SUB_URL] = "same_as_main"
         if errors:
             return errors, ""
@@ -144,7 +147,7 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         details = []
         self._found = {}
         for field, result in zip(sources, results, strict=True):
-            if isinstance(result, ProbeError):
+            if isinstance(result, StreamError):
                 errors[field] = result.reason.value
                 if result.detail:
                     details.append(redact(result.detail))
@@ -179,9 +182,9 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         return keys
 
 
-def _probe_quietly(source: StreamSource) -> StreamInfo | ProbeError:
+def _probe_quietly(source: StreamSource) -> StreamInfo | StreamError:
     """Probe, returning the error instead of raising (for gather)."""
     try:
         return probe(source, PROBE_TIMEOUT)
-    except ProbeError as err:
+    except StreamError as err:
         return err

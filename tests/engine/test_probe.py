@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from engine import FailureReason, ProbeError, StreamSource, probe
+from engine import FailureReason, StreamError, StreamSource, probe
 from rtsp_peer import free_port
 
 
 def _reason(url: str, user: str = "", password: str = "", timeout: float = 5.0) -> FailureReason:
-    with pytest.raises(ProbeError) as info:
+    with pytest.raises(StreamError) as info:
         probe(StreamSource(url, user, password), timeout)
     assert "secret" not in str(info.value), "credentials leaked into the error"
     return info.value.reason

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from engine import StreamSource
 from engine.reader import StreamReader
 from rtsp_peer import RtspServer, live_mount
-from waiting import wait_for
-
-
-def _reader_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("nvr-reader-")]
+from support import reader_threads, wait_for
 
 
 def test_reader_connects_and_holds_gop(rtsp_server) -> None:
@@ -37,7 +32,7 @@ def test_reader_connects_and_holds_gop(rtsp_server) -> None:
         start = time.monotonic()
         assert reader.stop(2.0)
         assert time.monotonic() - start < 2.0
-    assert not _reader_threads()
+    assert not reader_threads()
 
 
 def test_reader_reports_auth_failure_and_keeps_trying(rtsp_basic) -> None:
@@ -69,7 +64,7 @@ def test_reconnects_after_server_restart(clips) -> None:
             assert reader.status.reconnects >= 1
         finally:
             assert reader.stop(2.0)
-    assert not _reader_threads()
+    assert not reader_threads()
 
 
 def test_file_mount_end_counts_as_loss(rtsp_server) -> None:

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import time
 
 import pytest
 from engine import Channel, ChannelConfig, StreamSource
 from engine.placeholder import no_signal_jpeg
 from engine.snapshot import target_size
-from PIL import Image
 from rtsp_peer import free_port
-from waiting import wait_for
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    assert data[:2] == b"\xff\xd8", "not a JPEG"
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "JPEG"
-    image.load()  # decodes fully: a truncated JPEG fails here
-    return image.size
+from support import jpeg_size, wait_for
 
 
 @pytest.fixture
@@ -44,11 +34,11 @@ def live_channel(rtsp_server):
     [(None, None, (640, 360)), (320, 180, (320, 180)), (400, None, (400, 226)), (None, 90, (160, 90))],
 )
 def test_snapshot_size(live_channel, width, height, expected) -> None:
-    assert _jpeg_size(live_channel.image("main", width, height)) == expected
+    assert jpeg_size(live_channel.image("main", width, height)) == expected
 
 
 def test_sub_stream_snapshot(live_channel) -> None:
-    assert _jpeg_size(live_channel.image("sub")) == (320, 180)
+    assert jpeg_size(live_channel.image("sub")) == (320, 180)
 
 
 def test_snapshots_follow_the_feed(live_channel) -> None:
@@ -64,7 +54,7 @@ def test_placeholder_when_feed_is_down() -> None:
     try:
         wait_for(lambda: channel.status().failure is not None, 5)
         data = channel.image("main", 480, 270)
-        assert _jpeg_size(data) == (480, 270)
+        assert jpeg_size(data) == (480, 270)
         assert data == no_signal_jpeg("Back yard", 480, 270)
         assert data != no_signal_jpeg("Front door", 480, 270), "the channel name is not drawn"
     finally:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import io
-
 from homeassistant.components.camera import CameraEntityFeature, async_get_image, async_get_stream_source
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from PIL import Image
-from waiting import async_wait_for
+from support import async_wait_for, jpeg_size
 
 from custom_components.nvr.const import DOMAIN
 
 from .conftest import channel_data
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "JPEG"
-    image.load()
-    return image.size
 
 
 async def test_devices_and_entities(hass: HomeAssistant, live_entry) -> None:
@@ -55,9 +45,9 @@ async def test_snapshot_from_memory(hass: HomeAssistant, live_entry) -> None:
     await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 10)
     image = await async_get_image(hass, "camera.front_door", width=320, height=180)
     assert image.content_type == "image/jpeg"
-    assert _jpeg_size(image.content) == (320, 180)
+    assert jpeg_size(image.content) == (320, 180)
     image = await async_get_image(hass, "camera.front_door")
-    assert _jpeg_size(image.content) == (640, 360)
+    assert jpeg_size(image.content) == (640, 360)
 
 
 async def test_stream_source_carries_credentials(hass: HomeAssistant, make_entry, rtsp_basic) -> None:
@@ -89,7 +79,7 @@ async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips)
         assert hass.states.get("camera.gate").state == "idle"
         assert hass.states.get("binary_sensor.gate_video_signal").attributes["failure"] == "cannot_connect"
         placeholder = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
-        assert _jpeg_size(placeholder) == (320, 180)
+        assert jpeg_size(placeholder) == (320, 180)
         assert placeholder != live
 
         server.start()

@@ -10,7 +10,7 @@ import pytest
 from homeassistant.components.camera import async_request_stream
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from waiting import async_wait_for
+from support import async_wait_for
 
 from .conftest import channel_data
 

@@ -15,17 +15,13 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 from rtsp_peer import free_port
-from waiting import async_wait_for
+from support import async_wait_for, reader_threads
 
 from custom_components.nvr.const import DOMAIN
 
 from .conftest import channel_data
 
 MAX_STALL = 0.05
-
-
-def _reader_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("nvr-reader-") and t.is_alive()]
 
 
 async def test_event_loop_never_stalls(hass: HomeAssistant, make_entry, rtsp_server) -> None:
@@ -70,8 +66,8 @@ async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entr
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert len(_reader_threads()) == 3
-    first = set(_reader_threads())
+    assert len(reader_threads()) == 3
+    first = set(reader_threads())
     # Once connected, a reader stops between packets, well within 2 s. (A reader
     # still inside FFmpeg's open cannot be interrupted: see test_reader.py.)
     channels = list(entry.runtime_data.channels.values())
@@ -79,8 +75,8 @@ async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entr
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert not first & set(_reader_threads()), "old reader threads survived the reload"
-    assert len(_reader_threads()) == 3
+    assert not first & set(reader_threads()), "old reader threads survived the reload"
+    assert len(reader_threads()) == 3
     channels = list(entry.runtime_data.channels.values())
     await async_wait_for(hass, lambda: all(c.status().connected for c in channels), 10)
 
@@ -94,7 +90,7 @@ async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entr
     start = time.monotonic()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    assert _reader_threads() == []
+    assert reader_threads() == []
     assert not any(t.is_alive() for t in snapshot_threads)
     assert time.monotonic() - start < 2.0
 

@@ -4,9 +4,9 @@ Stream readers, the GOP buffer, snapshots and probing. It can be tested and
 benchmarked on its own.
 """
 
-from .avopen import SUPPORTED_CODECS, FailureReason
+from .avopen import SUPPORTED_CODECS
 from .channel import MAIN, SUB, Channel, ChannelConfig, stop_channels
-from .probe import ProbeError, probe
+from .probe import probe
 from .source import (
     InvalidUrlError,
     StreamSource,
@@ -15,7 +15,7 @@ from .source import (
     stream_key,
     validate_url,
 )
-from .status import StreamInfo, StreamStatus
+from .status import FailureReason, StreamError, StreamInfo, StreamStatus
 
 __all__ = [
     "MAIN",
@@ -25,7 +25,7 @@ __all__ = [
     "ChannelConfig",
     "FailureReason",
     "InvalidUrlError",
-    "ProbeError",
+    "StreamError",
     "StreamInfo",
     "StreamSource",
     "StreamStatus",

@@ -8,31 +8,22 @@ FFmpeg), and failures are told apart by ``av.error`` classes and errno.
 from __future__ import annotations
 
 import errno
-from enum import StrEnum
+from collections.abc import Iterable
 from fractions import Fraction
 
 import av
 import av.error
 from av.container import InputContainer
+from av.video.stream import VideoStream
 
 from .source import StreamSource
+from .status import FailureReason, StreamError, StreamInfo
 
 SUPPORTED_CODECS = frozenset({"h264", "hevc"})
 """Codecs that HA's stream component can serve live and that MP4 can hold."""
 
 # Short probing: SPS/PPS arrive in the SDP or with the first keyframe.
 _PROBE_OPTIONS = {"analyzeduration": "500000", "probesize": "500000"}
-
-
-class FailureReason(StrEnum):
-    """Why a stream could not be used; values double as translation keys."""
-
-    INVALID_URL = "invalid_url"
-    CANNOT_CONNECT = "cannot_connect"
-    INVALID_AUTH = "invalid_auth"
-    NO_VIDEO = "no_video"
-    TIMEOUT = "timeout"
-    UNSUPPORTED_CODEC = "unsupported_codec"
 
 
 def open_input(
@@ -81,3 +72,28 @@ def fps_from_rate(rate: Fraction | None) -> float | None:
     if not rate or rate <= 0 or rate > 240:
         return None
     return round(float(rate), 2)
+
+
+def video_stream(container: InputContainer) -> tuple[VideoStream, StreamInfo]:
+    """The container's video stream and what the open learnt of it.
+
+    Raises StreamError when there is no video or its codec is not supported.
+    Width, height or fps may still be 0/None if the open did not see them.
+    """
+    if not container.streams.video:
+        raise StreamError(FailureReason.NO_VIDEO, "the stream carries no video")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    codec = ctx.name if ctx is not None else "none"
+    if codec not in SUPPORTED_CODECS:
+        raise StreamError(FailureReason.UNSUPPORTED_CODEC, f"video codec {codec} is not H.264 or H.265")
+    fps = fps_from_rate(stream.average_rate) or fps_from_rate(stream.guessed_rate)
+    return stream, StreamInfo(codec, ctx.width, ctx.height, fps)
+
+
+def fps_from_stamps(stamps: Iterable[float]) -> float | None:
+    """Frames per second from presentation times in seconds (None if too few)."""
+    unique = sorted(set(stamps))
+    if len(unique) < 3 or unique[-1] <= unique[0]:
+        return None
+    return round((len(unique) - 1) / (unique[-1] - unique[0]), 2)

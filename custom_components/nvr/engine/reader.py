@@ -15,10 +15,10 @@ from dataclasses import replace
 
 import av.error
 
-from .avopen import SUPPORTED_CODECS, FailureReason, classify_error, fps_from_rate, open_input
+from .avopen import classify_error, fps_from_stamps, open_input, video_stream
 from .gop import CodecParams, EncodedPacket, GopBuffer
 from .source import StreamSource, redact
-from .status import StreamInfo, StreamStatus
+from .status import FailureReason, StreamError, StreamInfo, StreamStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,15 +33,6 @@ STATUS_INTERVAL = 10.0
 """How often bitrate/fps are republished while connected."""
 
 StatusCallback = Callable[[StreamStatus], None]
-
-
-class StreamUnusableError(Exception):
-    """The stream opened but cannot be used (no video, codec not supported)."""
-
-    def __init__(self, reason: FailureReason, detail: str) -> None:
-        """Keep the reason."""
-        super().__init__(detail)
-        self.reason = reason
 
 
 class StreamReader:
@@ -62,6 +53,8 @@ class StreamReader:
         self.name = name
         self.label = label or name
         self._received = False
+        self._last_frame_time: float | None = None
+        """time.time() of the newest packet; a plain float, set per packet."""
         self.gop = GopBuffer()
         self._on_status = on_status
         self._status = StreamStatus()
@@ -76,7 +69,9 @@ class StreamReader:
     def status(self) -> StreamStatus:
         """The latest status."""
         with self._status_lock:
-            return self._status
+            status = self._status
+        frame_time = self._last_frame_time  # kept apart: it changes with every packet
+        return status if status.last_frame_time == frame_time else replace(status, last_frame_time=frame_time)
 
     @property
     def running(self) -> bool:
@@ -104,7 +99,7 @@ class StreamReader:
 
     def _publish(self, **changes) -> None:
         with self._status_lock:
-            self._status = replace(self._status, **changes)
+            self._status = replace(self._status, last_frame_time=self._last_frame_time, **changes)
             status = self._status
         if self._on_status is not None:
             try:
@@ -125,8 +120,8 @@ class StreamReader:
                 self._read_once()
                 if self._stop.is_set():
                     break  # a deliberate stop is not a lost feed
-            except StreamUnusableError as err:
-                self._disconnected(err.reason, str(err))
+            except StreamError as err:
+                self._disconnected(err.reason, err.detail)
             except (av.error.FFmpegError, OSError) as err:
                 waited = time.monotonic() - self._waiting_since
                 limit = READ_TIMEOUT if self.status.connected else OPEN_TIMEOUT
@@ -152,22 +147,11 @@ class StreamReader:
         """Connect and read until the stream fails or ends."""
         container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=True)
         try:
-            if not container.streams.video:
-                raise StreamUnusableError(FailureReason.NO_VIDEO, "the stream carries no video")
-            stream = container.streams.video[0]
-            ctx = stream.codec_context
-            if ctx.name not in SUPPORTED_CODECS:
-                raise StreamUnusableError(FailureReason.UNSUPPORTED_CODEC, f"video codec {ctx.name} is not supported")
-            extradata = ctx.extradata
-            codec = CodecParams(ctx.name, bytes(extradata) if extradata else None, ctx.width, ctx.height)
+            stream, info = video_stream(container)
+            extradata = stream.codec_context.extradata
+            codec = CodecParams(info.codec, bytes(extradata) if extradata else None, info.width, info.height)
             self.gop.reset(codec)
             self._samples.clear()
-            info = StreamInfo(
-                ctx.name,
-                ctx.width,
-                ctx.height,
-                fps_from_rate(stream.average_rate) or fps_from_rate(stream.guessed_rate),
-            )
             self._pump(container, stream, info)
         finally:
             container.close()
@@ -186,29 +170,25 @@ class StreamReader:
             self._samples.append((now, packet.size, pts_s))
             while self._samples and now - self._samples[0][0] > STATS_WINDOW:
                 self._samples.popleft()
-            if not self._received and packet.is_keyframe:
-                # Connected means a picture can be shown: from the first keyframe.
+            if not self._received:
+                if not packet.is_keyframe:
+                    continue  # connected means a picture can be shown: from the first keyframe
                 self._received = True
+                self._last_frame_time = time.time()
                 _LOGGER.info("Stream %s connected: %s", self.label, info.describe())
-                self._publish(connected=True, info=info, failure=None, last_error=None, last_frame_time=time.time())
+                self._publish(connected=True, info=info, failure=None, last_error=None)
                 next_stats = now + 1.0
-            elif not self._received:
                 continue
-            elif now >= next_stats:
+            self._last_frame_time = time.time()
+            if now >= next_stats:
                 next_stats = now + STATUS_INTERVAL
-                self._publish(last_frame_time=time.time(), **self._rates())
-            else:
-                with self._status_lock:
-                    self._status = replace(self._status, last_frame_time=time.time())
+                self._publish(**self._rates())
 
     def _rates(self) -> dict[str, float | int | None]:
         samples = list(self._samples)
         if len(samples) < 2:
             return {}
         span = samples[-1][0] - samples[0][0]
-        stamps = sorted({s[2] for s in samples if s[2] is not None})
-        fps = None
-        if len(stamps) >= 3 and stamps[-1] > stamps[0]:
-            fps = round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 2)
+        fps = fps_from_stamps(s[2] for s in samples if s[2] is not None)
         bitrate = int(sum(s[1] for s in samples[1:]) * 8 / span) if span > 0 else None
         return {"bitrate": bitrate, "measured_fps": fps}

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from .avopen import FailureReason
+
+class FailureReason(StrEnum):
+    """Why a stream could not be used; values double as translation keys."""
+
+    INVALID_URL = "invalid_url"
+    CANNOT_CONNECT = "cannot_connect"
+    INVALID_AUTH = "invalid_auth"
+    NO_VIDEO = "no_video"
+    TIMEOUT = "timeout"
+    UNSUPPORTED_CODEC = "unsupported_codec"
+
+
+class StreamError(Exception):
+    """A stream cannot be used: ``reason`` says why, ``detail`` (redacted) how."""
+
+    def __init__(self, reason: FailureReason, detail: str = "") -> None:
+        """Keep the reason and a redacted detail."""
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,15 @@
-"""Polling helper shared by tests (plain Python)."""
+"""Helpers shared by the engine and HA tests (plain Python, no HA import)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from PIL import Image
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, step: float = 0.05) -> float:
@@ -27,3 +31,17 @@ async def async_wait_for(hass: Any, predicate: Callable[[], object], timeout: fl
         await asyncio.sleep(0.05)
         await hass.async_block_till_done()
     return time.monotonic() - start
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """Check that data is a complete JPEG and return its size."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG"
+    image.load()  # decodes fully: a truncated JPEG fails here
+    return image.size
+
+
+def reader_threads() -> list[threading.Thread]:
+    """The stream reader threads alive now."""
+    return [t for t in threading.enumerate() if t.name.startswith("nvr-reader-") and t.is_alive()]
