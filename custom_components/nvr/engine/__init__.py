@@ -1,12 +1,18 @@
 """The media engine: plain Python, no Home Assistant imports.
 
-Stream readers, the GOP buffer, snapshots and probing. It can be tested and
-benchmarked on its own.
+Stream readers, the GOP buffer, snapshots, probing, the recorder, the
+recording index, retention and clip export. It can be tested and benchmarked
+on its own.
 """
 
+from .archive import Archive, StorageStats
 from .avopen import SUPPORTED_CODECS
 from .channel import MAIN, SUB, Channel, ChannelConfig, stop_channels
+from .export import ExportedClip, ExportError, export_clip
+from .index import Event, RecordingIndex, Segment
 from .probe import probe
+from .recorder import DiskFault, EventKind, Recorder, RecorderSettings, RecorderStatus, RecordingMode
+from .retention import PruneResult, RetentionPolicy
 from .source import (
     InvalidUrlError,
     StreamSource,
@@ -21,14 +27,30 @@ __all__ = [
     "MAIN",
     "SUB",
     "SUPPORTED_CODECS",
+    "Archive",
     "Channel",
     "ChannelConfig",
+    "DiskFault",
+    "Event",
+    "EventKind",
+    "ExportError",
+    "ExportedClip",
     "FailureReason",
     "InvalidUrlError",
+    "PruneResult",
+    "Recorder",
+    "RecorderSettings",
+    "RecorderStatus",
+    "RecordingIndex",
+    "RecordingMode",
+    "RetentionPolicy",
+    "Segment",
+    "StorageStats",
     "StreamError",
     "StreamInfo",
     "StreamSource",
     "StreamStatus",
+    "export_clip",
     "probe",
     "redact",
     "split_credentials",

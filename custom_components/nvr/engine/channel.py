@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from .placeholder import no_signal_jpeg
-from .reader import StreamReader
+from .reader import PacketSink, StreamReader
 from .snapshot import SnapshotError, gop_jpeg
 from .source import StreamSource
 from .status import StreamStatus
@@ -38,16 +38,27 @@ class Channel:
         self,
         config: ChannelConfig,
         on_status: Callable[[str, StreamStatus], None] | None = None,
+        recorder: PacketSink | None = None,
     ) -> None:
-        """Create readers for the channel's streams; call start() to run them."""
+        """Create readers for the channel's streams; call start() to run them.
+
+        A ``recorder`` receives every packet of the main stream.
+        """
         self.config = config
+        self.recorder = recorder
         self.readers: dict[str, StreamReader] = {}
         streams = {MAIN: config.main, SUB: config.sub}
         for role, source in streams.items():
             if source is None:
                 continue
             callback = partial(on_status, role) if on_status is not None else None
-            self.readers[role] = StreamReader(source, f"{config.key}-{role}", callback, label=f"{config.name} ({role})")
+            self.readers[role] = StreamReader(
+                source,
+                f"{config.key}-{role}",
+                callback,
+                label=f"{config.name} ({role})",
+                sink=recorder if role == MAIN else None,
+            )
 
     def start(self) -> None:
         """Start every reader thread."""

@@ -26,11 +26,14 @@ class CodecParams:
 
 @dataclass(frozen=True, slots=True)
 class EncodedPacket:
-    """One compressed video packet."""
+    """One compressed packet, with timestamps in its stream's time base."""
 
     data: bytes
     pts: int | None
     keyframe: bool
+    dts: int | None = None
+    duration: int = 0
+    """0 when the demuxer did not say."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 import av.error
 
 from .avopen import classify_error, fps_from_stamps, open_input, video_stream
 from .gop import CodecParams, EncodedPacket, GopBuffer
+from .mediaformat import MediaFormat
 from .source import StreamSource, redact
 from .status import FailureReason, StreamError, StreamInfo, StreamStatus
 
@@ -35,6 +37,23 @@ STATUS_INTERVAL = 10.0
 StatusCallback = Callable[[StreamStatus], None]
 
 
+class PacketSink(Protocol):
+    """Receives every packet of a connection, in the reader's thread.
+
+    Calls must return quickly (hand the packet to another thread): a slow sink
+    stalls the stream.
+    """
+
+    def stream_started(self, media: MediaFormat, wall_time: float) -> None:
+        """A connection delivers pictures; its first keyframe follows at ``wall_time``."""
+
+    def packet(self, packet: EncodedPacket, audio: bool) -> None:
+        """One video or audio packet, timestamps in the stream's time base."""
+
+    def stream_ended(self) -> None:
+        """The connection ended (lost, closed or stopped)."""
+
+
 class StreamReader:
     """Reads one stream in its own thread until stopped."""
 
@@ -44,11 +63,14 @@ class StreamReader:
         name: str,
         on_status: StatusCallback | None = None,
         label: str | None = None,
+        sink: PacketSink | None = None,
     ) -> None:
         """Prepare the reader; call start() to begin.
 
         ``name`` names the thread; ``label`` (default: name) is what logs say.
+        A ``sink`` (the recorder) gets every packet, audio included.
         """
+        self.sink = sink
         self.source = source
         self.name = name
         self.label = label or name
@@ -64,6 +86,7 @@ class StreamReader:
         self._samples: deque[tuple[float, int, float | None]] = deque()
         self._waiting_since = 0.0
         """When the current blocking FFmpeg call (open or read) began."""
+        self._sink_started = False
 
     @property
     def status(self) -> StreamStatus:
@@ -145,26 +168,51 @@ class StreamReader:
 
     def _read_once(self) -> None:
         """Connect and read until the stream fails or ends."""
-        container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=True)
+        sink = self.sink
+        container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=sink is None)
+        self._sink_started = False
         try:
             stream, info = video_stream(container)
             extradata = stream.codec_context.extradata
             codec = CodecParams(info.codec, bytes(extradata) if extradata else None, info.width, info.height)
             self.gop.reset(codec)
             self._samples.clear()
-            self._pump(container, stream, info)
+            audio = container.streams.audio[0] if sink is not None and container.streams.audio else None
+            media = MediaFormat(stream, audio) if sink is not None else None
+            self._pump(container, stream, audio, info, media)
         finally:
+            if self._sink_started and sink is not None:
+                self._sink_call(sink.stream_ended)
             container.close()
 
-    def _pump(self, container, stream, info: StreamInfo) -> None:
+    def _sink_call(self, method: Callable, *args) -> None:
+        try:
+            method(*args)
+        except Exception:
+            _LOGGER.exception("Recorder of %s failed to take a packet", self.label)
+
+    def _pump(self, container, stream, audio, info: StreamInfo, media: MediaFormat | None) -> None:
         next_stats = 0.0
         time_base = stream.time_base
-        for packet in container.demux(stream):
+        sink = self.sink
+        streams = (stream, audio) if audio is not None else (stream,)
+        for packet in container.demux(*streams):
             if self._stop.is_set():
                 break
             if not packet.size:
                 continue  # demuxer flush packet
-            self.gop.add(EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe))
+            if audio is not None and packet.stream_index == audio.index:
+                if self._sink_started:
+                    encoded = EncodedPacket(bytes(packet), packet.pts, True, packet.dts, packet.duration or 0)
+                    self._sink_call(sink.packet, encoded, True)
+                continue
+            encoded = EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe, packet.dts, packet.duration or 0)
+            self.gop.add(encoded)
+            if sink is not None and (self._sink_started or packet.is_keyframe):
+                if not self._sink_started:
+                    self._sink_started = True
+                    self._sink_call(sink.stream_started, media, time.time())
+                self._sink_call(sink.packet, encoded, False)
             now = self._waiting_since = time.monotonic()
             pts_s = float(packet.pts * time_base) if packet.pts is not None and time_base else None
             self._samples.append((now, packet.size, pts_s))

@@ -1,0 +1,634 @@
+"""The recorder of one channel: modes, events, pre-roll, segments, disk faults.
+
+The main stream's reader hands every packet over (:class:`.reader.PacketSink`);
+a thread of the recorder's own does all the work, so a slow disk never stalls
+the stream. Commands (mode, events, settings) go through the same queue, so
+the recorder's state is only ever touched by that thread.
+
+Writing is wanted when the mode is ``continuous``, while a manual event runs,
+or, in ``motion`` mode, from an event's start (minus the pre-roll) to its end
+plus the post-roll. The last few GOPs are held in memory for the pre-roll.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+
+import av.error
+
+from .gop import EncodedPacket
+from .index import Event, RecordingIndex
+from .layout import events_log_relpath, segment_relpath
+from .mediaformat import MediaFormat
+from .segment import SegmentWriter, WrittenSegment
+
+_LOGGER = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 3000
+"""Packets waiting for the disk before new ones are dropped (a stuck disk)."""
+RETRY_INTERVAL = 5.0
+"""Seconds between attempts to resume after a disk fault."""
+INDEX_UPDATE_INTERVAL = 10.0
+"""How often the segment being written has its end and size updated in the index."""
+MAX_PREROLL_BYTES = 32 * 1024 * 1024
+ROTATE_TOLERANCE = 0.25
+"""Seconds of timestamp jitter forgiven when a segment is due to end."""
+
+
+class RecordingMode(StrEnum):
+    """When a channel records."""
+
+    OFF = "off"
+    CONTINUOUS = "continuous"
+    MOTION = "motion"
+
+
+class DiskFault(StrEnum):
+    """Why recording is paused."""
+
+    DISK_FULL = "disk_full"
+    UNWRITABLE = "unwritable"
+    WRITE_ERROR = "write_error"
+
+
+class EventKind(StrEnum):
+    """What started an event."""
+
+    MOTION = "motion"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderSettings:
+    """Per-channel recording settings."""
+
+    mode: RecordingMode = RecordingMode.CONTINUOUS
+    segment_seconds: float = 60.0
+    pre_roll: float = 5.0
+    post_roll: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStatus:
+    """What the recorder is doing, for entities and repairs."""
+
+    mode: RecordingMode = RecordingMode.CONTINUOUS
+    recording: bool = False
+    fault: DiskFault | None = None
+    fault_detail: str | None = None
+    bitrate: int | None = None
+    """Bits per second of footage written, over the last closed segment."""
+    segment: str | None = None
+    """Relative path of the file being written."""
+    events: tuple[str, ...] = ()
+    """Ids of the events going on."""
+    manual: bool = False
+    """A manual recording is going on."""
+
+
+def _classify(err: BaseException) -> DiskFault:
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFault.DISK_FULL
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
+        return DiskFault.UNWRITABLE
+    return DiskFault.WRITE_ERROR
+
+
+class TimestampFixer:
+    """Makes video decode timestamps usable for muxing.
+
+    RTSP's first packet can lack a dts, and cameras sometimes repeat one.
+    Decode timestamps must strictly increase and presentation ones may not
+    precede them.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing seen."""
+        self.last_dts: int | None = None
+        self.step = 0
+
+    def fix(self, packet: EncodedPacket) -> EncodedPacket:
+        """Return the packet with a strictly increasing dts and pts >= dts."""
+        dts = packet.dts
+        if dts is None:
+            dts = packet.pts if packet.pts is not None else (self.last_dts or 0) + max(self.step, 1)
+            if self.last_dts is not None and packet.pts is not None:
+                dts = min(dts, self.last_dts + max(self.step, 1))
+        if self.last_dts is not None:
+            if dts <= self.last_dts:
+                dts = self.last_dts + 1
+            else:
+                self.step = dts - self.last_dts
+        pts = packet.pts if packet.pts is not None and packet.pts >= dts else dts
+        self.last_dts = dts
+        if dts == packet.dts and pts == packet.pts:
+            return packet
+        return replace(packet, dts=dts, pts=pts)
+
+
+@dataclass(slots=True)
+class _Gop:
+    """Buffered packets from one keyframe to the next (video and audio)."""
+
+    start: float
+    """Wall-clock time of the keyframe."""
+    dts: int
+    items: list[tuple[EncodedPacket, bool]] = field(default_factory=list)
+    bytes: int = 0
+
+
+@dataclass(slots=True)
+class _ActiveEvent:
+    event: Event
+    until: float | None
+    """Wall time at which it ends by itself (manual recordings with a duration)."""
+
+
+class Recorder:
+    """Records one channel's main stream under ``root``."""
+
+    def __init__(
+        self,
+        channel: str,
+        root: Path,
+        index: RecordingIndex,
+        settings: RecorderSettings | None = None,
+        on_status: Callable[[RecorderStatus], None] | None = None,
+        make_room: Callable[[], None] | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Prepare; call start() to run the thread.
+
+        ``make_room`` is called before each new file (and after a disk-full
+        error) to let retention free space; it must be thread-safe.
+        """
+        self.channel = channel
+        self.root = root
+        self.index = index
+        self.label = label or channel
+        self._settings = settings or RecorderSettings()
+        self._on_status = on_status
+        self._make_room = make_room
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._dropped = 0
+        self._thread: threading.Thread | None = None
+        self._status = RecorderStatus(mode=self._settings.mode)
+        self._status_lock = threading.Lock()
+        # Writer-thread state below.
+        self._media: MediaFormat | None = None
+        self._anchor: tuple[float, int] | None = None
+        self._start_wall = 0.0
+        self._fixer = TimestampFixer()
+        self._gops: deque[_Gop] = deque()
+        self._writer: SegmentWriter | None = None
+        self._segment_id: int | None = None
+        self._segment_start = 0.0
+        self._next_index_update = 0.0
+        self._written_until: float | None = None
+        """Wall time up to which footage of this connection was written."""
+        self._events: dict[str, _ActiveEvent] = {}
+        self._hold_until = 0.0
+        """Motion mode writes until this wall time (last event end + post-roll)."""
+        self._fault: DiskFault | None = None
+        self._fault_detail: str | None = None
+        self._next_retry = 0.0
+        self._stopping = False
+
+    # -- public API (any thread) ----------------------------------------------
+
+    @property
+    def status(self) -> RecorderStatus:
+        """The latest status."""
+        with self._status_lock:
+            return self._status
+
+    @property
+    def settings(self) -> RecorderSettings:
+        """The settings in force (or about to be)."""
+        return self._settings
+
+    def start(self) -> None:
+        """Start the recorder's thread."""
+        if self._thread is not None:
+            raise RuntimeError("recorder already started")
+        self._thread = threading.Thread(target=self._run, name=f"nvr-recorder-{self.label}"[:64], daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Finish the file being written and end the thread; True if it ended in time."""
+        self._queue.put(("stop",))
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def update_settings(self, settings: RecorderSettings) -> None:
+        """Change mode, segment length or pre/post-roll."""
+        self._settings = settings
+        self._queue.put(("settings", settings))
+
+    def set_mode(self, mode: RecordingMode) -> None:
+        """Change the recording mode."""
+        self.update_settings(replace(self._settings, mode=RecordingMode(mode)))
+
+    def start_event(
+        self, kind: EventKind | str = EventKind.MOTION, duration: float | None = None, at: float | None = None
+    ) -> str:
+        """Begin an event; returns its id. ``duration`` ends it by itself."""
+        event_id = f"{int((at or time.time()) * 1000):x}{secrets.token_hex(4)}"
+        self._queue.put(("event_start", event_id, EventKind(kind), at or time.time(), duration))
+        return event_id
+
+    def end_event(self, event_id: str, at: float | None = None, score: float | None = None) -> None:
+        """End an event started with start_event()."""
+        self._queue.put(("event_end", event_id, at or time.time(), score))
+
+    def start_manual(self, duration: float | None = None) -> str:
+        """Start a manual recording (an event of kind manual); returns its id."""
+        return self.start_event(EventKind.MANUAL, duration)
+
+    def stop_manual(self) -> None:
+        """End every manual recording going on."""
+        self._queue.put(("manual_stop", time.time()))
+
+    def sync(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was handled (for tests and shutdown)."""
+        done = threading.Event()
+        self._queue.put(("sync", done))
+        return done.wait(timeout)
+
+    # -- PacketSink (reader thread) -----------------------------------------
+
+    def stream_started(self, media: MediaFormat, wall_time: float) -> None:
+        """A connection delivers pictures."""
+        self._queue.put(("start", media, wall_time))
+
+    def packet(self, packet: EncodedPacket, audio: bool) -> None:
+        """Queue a packet for the writer thread."""
+        if self._queue.qsize() >= QUEUE_LIMIT:
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % 500 == 0:
+                _LOGGER.warning(
+                    "Recorder of %s cannot keep up with the stream; %d packets dropped", self.label, self._dropped
+                )
+            return
+        self._queue.put(("packet", packet, audio))
+
+    def stream_ended(self) -> None:
+        """The connection ended."""
+        self._queue.put(("end",))
+
+    # -- writer thread ------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    if item[0] == "stop":
+                        self._shutdown()
+                        return
+                    self._handle(item)
+                self._tick(time.time())
+            except Exception:
+                _LOGGER.exception("Recorder of %s failed; closing its file", self.label)
+                self._close_segment(None)
+
+    def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "packet":
+            self._on_packet(item[1], item[2])
+        elif kind == "start":
+            self._on_start(item[1], item[2])
+        elif kind == "end":
+            self._on_end()
+        elif kind == "settings":
+            self._on_settings(item[1])
+        elif kind == "event_start":
+            self._on_event_start(*item[1:])
+        elif kind == "event_end":
+            self._on_event_end(*item[1:])
+        elif kind == "manual_stop":
+            for event_id, active in list(self._events.items()):
+                if active.event.kind == EventKind.MANUAL:
+                    self._on_event_end(event_id, item[1], None)
+        elif kind == "sync":
+            item[1].set()
+
+    def _wall(self, dts: int) -> float:
+        assert self._anchor is not None and self._media is not None
+        wall0, dts0 = self._anchor
+        return wall0 + float((dts - dts0) * self._media.video_time_base)
+
+    def _on_start(self, media: MediaFormat, wall_time: float) -> None:
+        self._close_segment(None)
+        self._media = media
+        self._anchor = None
+        self._start_wall = wall_time
+        self._fixer = TimestampFixer()
+        self._gops.clear()
+        self._written_until = None
+        _LOGGER.debug("Recorder of %s: stream %s", self.label, media.describe())
+
+    def _on_end(self) -> None:
+        self._close_segment(None)
+        self._media = None
+        self._anchor = None
+        self._gops.clear()
+        self._publish()
+
+    def _on_settings(self, settings: RecorderSettings) -> None:
+        self._settings = settings
+        self._publish()
+
+    def _wants_to_write(self, now: float) -> bool:
+        if self._stopping:
+            return False
+        mode = self._settings.mode
+        if mode == RecordingMode.CONTINUOUS:
+            return True
+        if any(a.event.kind == EventKind.MANUAL for a in self._events.values()):
+            return True
+        if mode == RecordingMode.MOTION:
+            return bool(self._events) or now < self._hold_until
+        return False
+
+    def _on_packet(self, packet: EncodedPacket, audio: bool) -> None:
+        media = self._media
+        if media is None:
+            return
+        if audio:
+            self._buffer(packet, True)
+            if self._writer is not None:
+                self._write(lambda w: w.write_audio(packet))
+            return
+        packet = self._fixer.fix(packet)
+        if self._anchor is None:
+            if not packet.keyframe:
+                return
+            self._anchor = (self._start_wall, packet.dts)
+        wall = self._wall(packet.dts)
+        if packet.keyframe:
+            self._gops.append(_Gop(wall, packet.dts))
+            self._trim_preroll(wall)
+        self._buffer(packet, False)
+        now = time.time()
+        if self._writer is not None:
+            if not self._wants_to_write(now):
+                self._close_segment(packet.dts)
+            elif packet.keyframe and self._should_rotate(wall):
+                self._close_segment(packet.dts)
+                self._open_segment(packet.dts, wall)
+                return
+            else:
+                self._write(lambda w: w.write_video(packet))
+                return
+        if self._writer is None and packet.keyframe and self._wants_to_write(now) and self._may_write(now):
+            self._start_from_buffer()
+
+    def _buffer(self, packet: EncodedPacket, audio: bool) -> None:
+        if not self._gops:
+            return
+        gop = self._gops[-1]
+        gop.items.append((packet, audio))
+        gop.bytes += len(packet.data)
+        while len(self._gops) > 1 and sum(g.bytes for g in self._gops) > MAX_PREROLL_BYTES:
+            self._gops.popleft()
+
+    def _trim_preroll(self, now_wall: float) -> None:
+        """Keep the fewest whole GOPs that still reach back pre_roll seconds."""
+        horizon = now_wall - self._settings.pre_roll
+        while len(self._gops) > 1 and self._gops[1].start <= horizon:
+            self._gops.popleft()
+
+    def _should_rotate(self, wall: float) -> bool:
+        length = wall - self._segment_start
+        if length >= self._settings.segment_seconds - ROTATE_TOLERANCE:
+            return True
+        # Start a new file on the hour too, so hours map onto whole files.
+        return length >= 1.0 and int(wall // 3600) != int(self._segment_start // 3600)
+
+    def _start_from_buffer(self) -> None:
+        """Open a file at a buffered keyframe reaching back pre_roll seconds, and write the buffer."""
+        now = self._gops[-1].start
+        target = now - self._settings.pre_roll
+        trigger = min((a.event.start for a in self._events.values()), default=now)
+        target = min(target, trigger - self._settings.pre_roll)
+        candidates = [g for g in self._gops if self._written_until is None or g.start >= self._written_until - 1e-6]
+        if not candidates:
+            return
+        chosen = candidates[0]
+        for gop in candidates:
+            if gop.start <= target:
+                chosen = gop
+        gops = [g for g in self._gops if g.start >= chosen.start]
+        if not self._open_segment(chosen.dts, chosen.start, write_first=False):
+            return
+        for gop in gops:
+            for packet, audio in gop.items:
+                if self._writer is None:
+                    return
+                if audio:
+                    self._write(lambda w, p=packet: w.write_audio(p))
+                else:
+                    self._write(lambda w, p=packet: w.write_video(p))
+
+    def _may_write(self, now: float) -> bool:
+        if self._fault is None:
+            return True
+        if now < self._next_retry:
+            return False
+        self._next_retry = now + RETRY_INTERVAL
+        if self._make_room is not None:
+            try:
+                self._make_room()
+            except Exception:
+                _LOGGER.exception("Freeing space for %s failed", self.label)
+        return True  # try; a new fault sets the next retry
+
+    def _open_segment(self, dts: int, wall: float, write_first: bool = True) -> bool:
+        assert self._media is not None
+        relpath = segment_relpath(self.channel, wall)
+        path = self.root / relpath
+        if self._make_room is not None and self._fault is None:
+            try:
+                self._make_room()
+            except Exception:
+                _LOGGER.exception("Freeing space for %s failed", self.label)
+        try:
+            writer = SegmentWriter(path, self._media, dts)
+        except (OSError, av.error.FFmpegError) as err:
+            self._set_fault(err, path)
+            return False
+        self._writer = writer
+        self._segment_start = wall
+        self._next_index_update = time.time() + INDEX_UPDATE_INTERVAL
+        try:
+            self._segment_id = self.index.add_segment(self.channel, wall, relpath)
+        except Exception as err:  # sqlite3.Error, disk full: the file still records
+            _LOGGER.warning("Index of %s could not record %s: %s", self.label, relpath, err)
+            self._segment_id = None
+        if self._fault is not None:
+            _LOGGER.info("Recording of %s resumed", self.label)
+            self._fault = None
+            self._fault_detail = None
+        if write_first:
+            first = self._gops[-1].items[0][0] if self._gops and self._gops[-1].dts == dts else None
+            if first is not None:
+                self._write(lambda w: w.write_video(first))
+        self._publish()
+        return True
+
+    def _write(self, action: Callable[[SegmentWriter], None]) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        try:
+            action(writer)
+        except (OSError, av.error.FFmpegError) as err:
+            written = writer.abandon()
+            self._writer = None
+            self._finish_index(written, complete=True)
+            self._set_fault(err, writer.path)
+            return
+        now = time.time()
+        if now >= self._next_index_update and self._segment_id is not None:
+            self._next_index_update = now + INDEX_UPDATE_INTERVAL
+            try:
+                self.index.update_segment(self._segment_id, self._segment_start + writer.duration, _size(writer.path))
+            except Exception as err:
+                _LOGGER.debug("Index update for %s failed: %s", self.label, err)
+
+    def _close_segment(self, end_dts: int | None) -> None:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        try:
+            written = writer.close(end_dts)
+        except (OSError, av.error.FFmpegError) as err:
+            written = writer.abandon()
+            self._set_fault(err, writer.path)
+        self._finish_index(written, complete=True)
+        self._written_until = self._segment_start + written.duration
+        if written.duration > 0:
+            bitrate = int(written.bytes * 8 / written.duration)
+            with self._status_lock:
+                self._status = replace(self._status, bitrate=bitrate)
+        self._publish()
+
+    def _finish_index(self, written: WrittenSegment, complete: bool) -> None:
+        if self._segment_id is None:
+            return
+        try:
+            self.index.update_segment(
+                self._segment_id, self._segment_start + written.duration, written.bytes, complete=complete
+            )
+        except Exception as err:
+            _LOGGER.warning("Index of %s could not close %s: %s", self.label, written.path.name, err)
+        self._segment_id = None
+
+    def _set_fault(self, err: BaseException, path: Path) -> None:
+        fault = _classify(err)
+        detail = f"{getattr(err, 'strerror', None) or err}"
+        if self._fault != fault:
+            _LOGGER.error("Recording of %s paused: %s (%s, %s)", self.label, fault.value, detail, path.parent)
+        self._fault = fault
+        self._fault_detail = detail
+        self._next_retry = time.time() + RETRY_INTERVAL
+        if fault == DiskFault.DISK_FULL and self._make_room is not None:
+            try:
+                self._make_room()
+            except Exception:
+                _LOGGER.exception("Freeing space for %s failed", self.label)
+        self._publish()
+
+    def _on_event_start(self, event_id: str, kind: EventKind, at: float, duration: float | None) -> None:
+        event = Event(event_id, self.channel, kind.value, at, None)
+        self._events[event_id] = _ActiveEvent(event, at + duration if duration else None)
+        try:
+            self.index.add_event(event)
+        except Exception as err:
+            _LOGGER.warning("Index of %s could not record an event: %s", self.label, err)
+        self._publish()
+
+    def _on_event_end(self, event_id: str, at: float, score: float | None) -> None:
+        active = self._events.pop(event_id, None)
+        if active is None:
+            return
+        if active.event.kind == EventKind.MOTION:
+            self._hold_until = max(self._hold_until, at + self._settings.post_roll)
+        event = replace(active.event, end=at, score=score)
+        try:
+            self.index.end_event(event_id, at, score)
+        except Exception as err:
+            _LOGGER.warning("Index of %s could not end an event: %s", self.label, err)
+        self._log_event(event)
+        self._publish()
+
+    def _log_event(self, event: Event) -> None:
+        """Append a finished event to the day's events log (for index rebuilds)."""
+        path = self.root / events_log_relpath(self.channel, event.start)
+        line = json.dumps(
+            {"id": event.id, "kind": event.kind, "start": event.start, "end": event.end, "score": event.score}
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as err:
+            _LOGGER.debug("Events log of %s not written: %s", self.label, err)
+
+    def _tick(self, now: float) -> None:
+        for event_id, active in list(self._events.items()):
+            if active.until is not None and now >= active.until:
+                self._on_event_end(event_id, active.until, None)
+        if self._writer is not None and not self._wants_to_write(now):
+            self._close_segment(None)
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        self._close_segment(None)
+        now = time.time()
+        for event_id in list(self._events):
+            self._on_event_end(event_id, now, None)
+
+    def _publish(self) -> None:
+        with self._status_lock:
+            self._status = replace(
+                self._status,
+                mode=self._settings.mode,
+                recording=self._writer is not None,
+                fault=self._fault,
+                fault_detail=self._fault_detail,
+                segment=self._writer.path.relative_to(self.root).as_posix() if self._writer is not None else None,
+                events=tuple(self._events),
+                manual=any(a.event.kind == EventKind.MANUAL for a in self._events.values()),
+            )
+            status = self._status
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:
+                _LOGGER.exception("Status callback of recorder %s failed", self.label)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
