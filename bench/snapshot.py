@@ -25,9 +25,6 @@ Human-readable lines first, one JSON line last.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import hashlib
 import io
 import itertools
 import json
@@ -35,29 +32,35 @@ import os
 import random
 import resource
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
 # The engine as a top-level package, and tests/ for rtsp_peer (after it: tests/engine would shadow it).
 sys.path.insert(0, str(ROOT / "custom_components" / "nvr"))
 sys.path.append(str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import av  # noqa: E402
+from common import (  # noqa: E402
+    cpu_seconds,
+    ensure_clip,
+    live_feed,
+    p50,
+    p95,
+    rss_mb,
+    summary,
+    wait_until,
+)
 from engine import Channel, ChannelConfig, StreamSource, stop_channels  # noqa: E402
 from engine.placeholder import no_signal_jpeg  # noqa: E402
 from engine.snapshot import DECODE_BUDGET  # noqa: E402
 from PIL import Image  # noqa: E402
-from rtsp_peer import RtspServer, free_port, launch_mount, tools_available  # noqa: E402
+from rtsp_peer import tools_available  # noqa: E402
 
 WIDTH, HEIGHT, FPS, GOP_FRAMES = 1920, 1080, 25, 50
 GOP_SECONDS = GOP_FRAMES / FPS
@@ -67,10 +70,6 @@ BITRATE = "6M"
 SOURCE = f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}"
 FILTER = "noise=alls=12:allf=t"
 """Temporal noise on every pixel, like sensor noise, so P-frames are not free."""
-MOUNT = "/live"
-UDP_RCVBUF = 4 * 1024 * 1024
-"""Receive buffer of the relay's udpsrc: a 1080p keyframe (~300 KB) arrives as one burst
-of RTP packets and overflows the default 208 KB buffer, see live_feed()."""
 TARGET_P50_MS = 50.0
 TARGET_RATIO = 0.1
 TARGET_RSS_MB = 60.0
@@ -95,154 +94,6 @@ def clip_args(path: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def ensure_clip() -> Path:
-    """Encode the clip once; the name carries a hash of the encoding arguments."""
-    digest = hashlib.sha1(" ".join(clip_args(Path("x"))).encode(), usedforsecurity=False).hexdigest()[:10]
-    path = OUT / f"clip_1080p_{digest}.ts"
-    if path.exists() and path.stat().st_size > 0:
-        print(f"clip: {path.relative_to(ROOT)} (cached)")
-        return path
-    OUT.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.ts")
-    began = time.monotonic()
-    proc = subprocess.run(clip_args(partial), capture_output=True, text=True, timeout=600, check=False)
-    if proc.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise SystemExit(f"ffmpeg could not encode the clip: {proc.stderr.strip()}")
-    partial.rename(path)
-    size_mb = path.stat().st_size / 1e6
-    print(f"clip: {path.relative_to(ROOT)} encoded in {time.monotonic() - began:.1f} s ({size_mb:.1f} MB)")
-    return path
-
-
-class RelayDrops:
-    """Counts datagrams the kernel dropped on the relay's UDP socket(s).
-
-    Polls /proc/net/udp (the ``drops`` column) for sockets bound to the port;
-    the relay reopens its socket whenever gst-rtsp-server re-prepares the
-    media, so the count is summed over socket inodes.
-    """
-
-    def __init__(self, port: int, interval: float = 0.25) -> None:
-        """Start polling in a daemon thread."""
-        self._port = port
-        self._interval = interval
-        self._seen: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-udp-drops", daemon=True)
-        self._thread.start()
-
-    def _poll(self) -> None:
-        with contextlib.suppress(OSError):
-            for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == self._port:
-                    self._seen[fields[9]] = max(self._seen.get(fields[9], 0), int(fields[12]))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._poll()
-
-    def close(self) -> int:
-        """Stop polling; return the datagrams dropped."""
-        self._poll()
-        self._stop.set()
-        self._thread.join()
-        return self.total
-
-    @property
-    def total(self) -> int:
-        """Datagrams dropped so far."""
-        self._poll()
-        return sum(self._seen.values())
-
-
-@dataclass
-class Feed:
-    """The live mount: its URL and the relay's drop counter."""
-
-    url: str
-    drops: RelayDrops
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: SIGKILL the feeder if this process dies without cleaning up."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def live_feed(clip: Path) -> Iterator[Feed]:
-    """Serve the clip as an endless, shared live RTSP mount at MOUNT.
-
-    Like rtsp_peer.live_mount (an ``ffmpeg -re -stream_loop -1`` feeder sends
-    RTP to a udpsrc relay), but the udpsrc gets a 4 MB receive buffer: with
-    live_mount's default buffer the ~300 KB keyframe bursts of this clip are
-    dropped on loopback (RcvbufErrors) and clients never see a keyframe.
-    """
-    port = free_port("udp")
-    caps = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
-    launch = (
-        f'udpsrc address=127.0.0.1 port={port} buffer-size={UDP_RCVBUF} caps="{caps}" '
-        "! rtph264depay ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1"
-    )
-    feeder_argv = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
-        "-i", str(clip), "-an", "-c:v", "copy", "-f", "rtp", f"rtp://127.0.0.1:{port}?pkt_size=1200",
-    ]  # fmt: skip
-    server = RtspServer([launch_mount(MOUNT, launch)])
-    feeder = subprocess.Popen(  # started before any thread exists, so preexec_fn is safe
-        feeder_argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
-    )
-    drops = RelayDrops(port)
-    try:
-        server.start()
-        yield Feed(server.url(MOUNT), drops)
-    finally:
-        server.stop()
-        feeder.kill()
-        feeder.wait(timeout=5)
-        drops.close()
-
-
-def rss_mb() -> float:
-    """VmRSS of this process in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def cpu_seconds() -> float:
-    """utime + stime of this process (all threads) from /proc/self/stat."""
-    raw = Path("/proc/self/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def p50(values: list[float]) -> float:
-    """The median."""
-    return statistics.median(values)
-
-
-def p95(values: list[float]) -> float:
-    """The 95th percentile (linear interpolation)."""
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[94]
-
-
-def summary(values: list[float], unit: str = "ms") -> str:
-    """'p50 … p95 … min … max … (n=…)'."""
-    return (
-        f"p50 {p50(values):7.1f} {unit}  p95 {p95(values):7.1f} {unit}  "
-        f"min {min(values):7.1f}  max {max(values):7.1f}  (n={len(values)})"
-    )
-
-
 def check_jpeg(data: bytes, placeholder: bytes | None = None) -> None:
     """Raise AssertionError unless data is a complete 1920x1080 JPEG of the feed."""
     if placeholder is not None and data == placeholder:
@@ -255,15 +106,6 @@ def check_jpeg(data: bytes, placeholder: bytes | None = None) -> None:
         image.load()  # a truncated JPEG fails here
         if image.size != (WIDTH, HEIGHT):
             raise AssertionError(f"picture is {image.size[0]}x{image.size[1]}, not {WIDTH}x{HEIGHT}")
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, step: float = 0.002) -> None:
-    """Poll predicate until it is true or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(step)
 
 
 def open_channel(url: str, key: str) -> Channel:
@@ -624,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     codec_version = ".".join(map(str, av.library_versions["libavcodec"]))
     print(f"PyAV {av.__version__} (libavcodec {codec_version}), Python {sys.version.split()[0]}")
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    clip = ensure_clip()
+    clip = ensure_clip("clip_1080p", clip_args)
     base: list[Call] = []
     with (
         live_feed(clip) as feed,

@@ -8,6 +8,12 @@ Fixtures (all session scoped unless noted):
 * ``rtsp_server`` - open server: ``/live`` and ``/sub`` endless live H.264,
   ``/file`` finite (ends at EOF), ``/audio`` live G.711 A-law only,
   ``/mjpeg`` live MJPEG 320x240.
+* ``rec_clips`` / ``recording_server`` - 320x180 15 fps clips with a
+  keyframe every second, H.264 and H.265: without B-frames endless live at
+  ``/h264`` and ``/h265``; with B-frames (12 s, from the start for every
+  client: looping a B-frame clip loses frames at the seam) at ``/h264b`` and
+  ``/h265b``; ``/av`` is live H.264 with G.711 A-law audio
+  (:data:`rtsp_peer.AV_LAUNCH`).
 * ``rtsp_basic`` / ``rtsp_digest`` - Basic / Digest auth, user ``admin``
   password ``secret``: protected ``/live``, plus open ``/open`` (MJPEG).
 * ``garbage_server`` / ``silent_server`` - misbehaving TCP peers.
@@ -40,6 +46,7 @@ if str(TESTS_DIR) not in sys.path:
 import rtsp_peer  # noqa: E402
 from rtsp_peer import (  # noqa: E402
     AUDIO_LAUNCH,
+    AV_LAUNCH,
     MJPEG_LAUNCH,
     GarbageServer,
     RtspServer,
@@ -119,6 +126,41 @@ def rtsp_server(clips: Path) -> Iterator[RtspServer]:
             launch_mount("/mjpeg", MJPEG_LAUNCH),
         ]
     )
+    yield from _session_server(server)
+
+
+#: Mount path -> (codec, B-frames) of the recording server's clip mounts.
+RECORDING_MOUNTS = {"/h264": ("h264", 0), "/h264b": ("h264", 2), "/h265": ("h265", 0), "/h265b": ("h265", 2)}
+
+
+@pytest.fixture(scope="session")
+def rec_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Mount path -> 10 s 320x180 clip (15 fps, GOP 15) for the recording tests."""
+    _require_tools()
+    directory = tmp_path_factory.mktemp("rec_clips")
+    return {
+        mount: rtsp_peer.make_clip(
+            directory / f"{mount[1:]}.ts",
+            320,
+            180,
+            fps=15,
+            gop=15,
+            seconds=12 if bframes else 10,
+            codec=codec,
+            bframes=bframes,
+        )
+        for mount, (codec, bframes) in RECORDING_MOUNTS.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def recording_server(rec_clips: dict[str, Path]) -> Iterator[RtspServer]:
+    """Shared server for recording tests (see module docstring)."""
+    mounts = [
+        (file_mount if bframes else live_mount)(path, rec_clips[path], codec=codec)
+        for path, (codec, bframes) in RECORDING_MOUNTS.items()
+    ]
+    server = RtspServer([*mounts, launch_mount("/av", AV_LAUNCH)])
     yield from _session_server(server)
 
 

@@ -6,7 +6,7 @@ it too. Everything listens on 127.0.0.1 only.
 * :class:`RtspServer` runs ``tests/rtsp_server.py`` (gst-rtsp-server) under
   Debian's ``/usr/bin/python3`` with live (endless, ffmpeg-fed), file (ends at
   EOF) and raw gst-launch mounts (see :func:`live_mount`, :func:`file_mount`,
-  :func:`launch_mount`, :data:`AUDIO_LAUNCH`, :data:`MJPEG_LAUNCH`),
+  :func:`launch_mount`, :data:`AUDIO_LAUNCH`, :data:`AV_LAUNCH`, :data:`MJPEG_LAUNCH`),
   optionally behind Basic or Digest auth. ``start/stop/restart`` (same port),
   ``freeze/thaw`` (SIGSTOP: a hung camera), ``url(path, user, password)``.
 * :class:`GarbageServer` answers every connection with random bytes.
@@ -52,6 +52,16 @@ AUDIO_LAUNCH = (
     "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
     "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay0 pt=8"
 )
+#: Endless live H.264 (320x180, 15 fps, keyframe every 15 frames, no B-frames)
+#: with G.711 A-law audio (8 kHz mono), like a typical camera with a microphone.
+AV_LAUNCH = (
+    "videotestsrc is-live=true pattern=ball "
+    "! video/x-raw,format=I420,width=320,height=180,framerate=15/1 "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
+    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
+    "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
+    "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"
+)
 #: Endless live MJPEG video stream, 320x240 at 10 fps.
 MJPEG_LAUNCH = (
     "videotestsrc is-live=true pattern=ball "
@@ -62,7 +72,7 @@ MJPEG_LAUNCH = (
 _GST_ELEMENTS = (
     "udpsrc rtpjitterbuffer rtph264depay h264parse rtph264pay rtph265depay h265parse rtph265pay "
     "filesrc qtdemux matroskademux tsdemux audiotestsrc alawenc rtppcmapay "
-    "videotestsrc jpegenc rtpjpegpay"
+    "videotestsrc jpegenc rtpjpegpay x264enc"
 )
 _TOOLS_PROBE = f"""
 import gi
@@ -188,14 +198,16 @@ def make_clip(
     codec: str = "h264",
     pattern: str = "testsrc2",
     audio: bool = False,
+    bframes: int = 0,
 ) -> Path:
     """Encode a synthetic test clip and return its path.
 
     The container follows the suffix (``.ts``, ``.mp4``, ``.mkv``, ``.mov``).
     Video is ``h264`` (libx264) or ``h265``/``hevc`` (libx265), ultrafast,
-    zero latency, yuv420p, no B-frames, one slice per frame (like most
-    cameras), a keyframe exactly every ``gop`` frames and SPS/PPS (VPS)
-    repeated in-band before every keyframe.
+    zero latency, yuv420p, one slice per frame (like most cameras), a
+    keyframe exactly every ``gop`` frames and SPS/PPS (VPS) repeated in-band
+    before every keyframe. No B-frames unless ``bframes`` > 0 (then up to
+    that many in a row, fixed pattern, so pts != dts; closed GOPs).
     ``pattern`` is a lavfi video source (``testsrc2``, ``testsrc``,
     ``smptebars``, ``color=c=blue`` ...). ``audio`` adds a mono AAC sine.
     """
@@ -214,13 +226,15 @@ def make_clip(
     if codec == "h264":
         args += [
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-            "-x264-params", "repeat-headers=1:sliced-threads=0",
+            "-x264-params", f"repeat-headers=1:sliced-threads=0:bframes={bframes}:b-adapt=0:open-gop=0"
+            + (f":rc-lookahead={bframes + 1}" if bframes else ""),
         ]  # fmt: skip
     elif codec in ("h265", "hevc"):
         args += [
             "-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency",
             "-x265-params",
-            f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1:log-level=error",
+            f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1:log-level=error"
+            f":bframes={bframes}:b-adapt=0:open-gop=0" + (f":rc-lookahead={bframes + 1}" if bframes else ""),
         ]  # fmt: skip
         if container in ("mp4", "mov"):
             args += ["-tag:v", "hvc1"]
@@ -228,7 +242,7 @@ def make_clip(
         raise ValueError(f"unsupported codec {codec!r} (h264, h265)")
     args += [
         "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop),
-        "-sc_threshold", "0", "-bf", "0", "-threads", "2",
+        "-sc_threshold", "0", "-bf", str(bframes), "-threads", "2",
     ]  # fmt: skip
     if container == "mp4":
         args += ["-movflags", "+faststart"]

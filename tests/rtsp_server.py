@@ -155,7 +155,7 @@ def rtp_clip_launch(codec: str, port: int) -> str:
         # than the default socket buffer holds. The kernel caps this at
         # net.core.rmem_max.
         f'udpsrc address=127.0.0.1 port={port} buffer-size=4194304 caps="{caps}" '
-        f"! rtpjitterbuffer latency=100 ! {depay} ! {parse} config-interval=-1 "
+        f"! rtpjitterbuffer latency=100 mode=none ! {depay} ! {parse} config-interval=-1 "
         f"! {pay} name=pay0 pt=96"
     )
 

@@ -132,6 +132,24 @@ def test_clips(clips: Path) -> None:
         assert container.streams.audio[0].codec_context.name == "pcm_s16le"
 
 
+def test_rec_clips_b_frames(rec_clips: dict[str, Path]) -> None:
+    """make_clip(bframes=2) reorders frames (pts != dts), keeps a keyframe every 15
+    frames; bframes=0 does not reorder."""
+    for mount, clip in rec_clips.items():
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            packets = [p for p in container.demux(stream) if p.size]
+        reordered = sum(1 for p in packets if p.pts != p.dts)
+        keyframes = [i for i, p in enumerate(packets) if p.is_keyframe]
+        assert keyframes == list(range(0, len(packets), 15)), mount
+        if mount.endswith("b"):
+            assert reordered > len(packets) // 2, mount
+            pts = [p.pts for p in packets[:15]]
+            assert pts != sorted(pts), mount
+        else:
+            assert reordered == 0, mount
+
+
 # --------------------------------------------------------------------------
 # mounts
 # --------------------------------------------------------------------------
@@ -210,6 +228,20 @@ def test_audio_mount_has_no_video(rtsp_server: RtspServer) -> None:
         assert not container.streams.video
         assert container.streams.audio[0].codec_context.name == "pcm_alaw"
         assert next(container.demux(audio=0)).size > 0
+
+
+def test_av_mount_has_h264_and_alaw(recording_server: RtspServer) -> None:
+    """/av of the recording server: live H.264 video plus G.711 A-law audio."""
+    with open_rtsp(recording_server.url("/av")) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "pcm_alaw"
+        kinds = set()
+        for packet in container.demux():
+            if packet.size:
+                kinds.add(packet.stream.type)
+            if kinds == {"video", "audio"}:
+                break
+        assert kinds == {"video", "audio"}
 
 
 def test_mjpeg_mount(rtsp_server: RtspServer) -> None:

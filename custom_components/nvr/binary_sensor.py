@@ -1,4 +1,4 @@
-"""The "Video signal" sensor of each channel."""
+"""The "Video signal" and "Recording" sensors of each channel."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .engine import MAIN, Channel
-from .entity import NvrChannelEntity
+from .entity import NvrChannelEntity, NvrRecordingEntity
 from .runtime import NvrConfigEntry, channel_subentries
 
 PARALLEL_UPDATES = 0
@@ -21,11 +21,11 @@ async def async_setup_entry(
     entry: NvrConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the video-signal sensor of every channel."""
+    """Add the video-signal and recording sensors of every channel."""
     for subentry in channel_subentries(entry):
         channel = entry.runtime_data.channels[subentry.subentry_id]
         async_add_entities(
-            [VideoSignalSensor(entry, subentry, channel)],
+            [VideoSignalSensor(entry, subentry, channel), RecordingSensor(entry, subentry)],
             config_subentry_id=subentry.subentry_id,
         )
 
@@ -57,4 +57,37 @@ class VideoSignalSensor(NvrChannelEntity, BinarySensorEntity):
             attrs["fps"] = status.info.fps
         if status.failure is not None:
             attrs["failure"] = status.failure.value
+        return attrs
+
+
+class RecordingSensor(NvrRecordingEntity, BinarySensorEntity):
+    """On while the channel's main stream is written to a file."""
+
+    _attr_translation_key = "recording"
+
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+        """Create the recording sensor of one channel."""
+        super().__init__(entry, subentry)
+        self._attr_unique_id = f"{subentry.subentry_id}_recording"
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the storage folder cannot be used."""
+        return self._recorder is not None
+
+    @property
+    def is_on(self) -> bool:
+        """Whether a file is being written."""
+        status = self.recorder_status
+        return status is not None and status.recording
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The mode in force, whether a manual recording runs, and why recording is paused."""
+        status = self.recorder_status
+        if status is None:
+            return {}
+        attrs: dict[str, Any] = {"mode": status.mode.value, "manual": status.manual}
+        if status.fault is not None:
+            attrs["fault"] = status.fault.value
         return attrs

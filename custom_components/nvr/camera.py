@@ -1,18 +1,41 @@
-"""Camera entities: live view through HA's stream, stills from memory."""
+"""Camera entities: live view through HA's stream, stills from memory, recording actions."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import voluptuous as vol
 from homeassistant.components.camera import Camera, CameraEntityFeature
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, ServiceResponse, SupportsResponse, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import entity_platform
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+from homeassistant.util import slugify
 
-from .const import CONF_RTSP_TRANSPORT
-from .engine import SUB, Channel
+from .const import CONF_RTSP_TRANSPORT, DOMAIN, EXPORT_FOLDER, recording_signal
+from .engine import MAIN, SUB, Channel, ExportError, Recorder, RecorderStatus, export_clip
 from .entity import NvrChannelEntity
 from .runtime import NvrConfigEntry, channel_subentries
 
+_LOGGER = logging.getLogger(__name__)
+
 PARALLEL_UPDATES = 0
+
+SERVICE_START_RECORDING = "start_recording"
+SERVICE_STOP_RECORDING = "stop_recording"
+SERVICE_EXPORT_CLIP = "export_clip"
+ATTR_DURATION = "duration"
+ATTR_START = "start"
+ATTR_END = "end"
+ATTR_PATH = "path"
+MAX_MANUAL_SECONDS = 86400
 
 
 async def async_setup_entry(
@@ -20,18 +43,37 @@ async def async_setup_entry(
     entry: NvrConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a camera per stream of every channel."""
+    """Add a camera per stream of every channel, and the recording actions."""
     for subentry in channel_subentries(entry):
         channel = entry.runtime_data.channels[subentry.subentry_id]
         cameras = [NvrCamera(entry, subentry, channel, role) for role in channel.readers]
         async_add_entities(cameras, config_subentry_id=subentry.subentry_id)
+
+    platform = entity_platform.async_get_current_platform()
+    platform.async_register_entity_service(
+        SERVICE_START_RECORDING,
+        {vol.Optional(ATTR_DURATION): vol.All(vol.Coerce(float), vol.Range(min=1, max=MAX_MANUAL_SECONDS))},
+        "async_start_recording",
+    )
+    platform.async_register_entity_service(SERVICE_STOP_RECORDING, {}, "async_stop_recording")
+    platform.async_register_entity_service(
+        SERVICE_EXPORT_CLIP,
+        {
+            vol.Required(ATTR_START): cv.datetime,
+            vol.Required(ATTR_END): cv.datetime,
+            vol.Optional(ATTR_PATH): cv.string,
+        },
+        "async_export_clip",
+        supports_response=SupportsResponse.OPTIONAL,
+    )
 
 
 class NvrCamera(NvrChannelEntity, Camera):
     """One stream of a channel.
 
     The main stream is the device's main feature; the sub stream camera is
-    disabled by default and meant for grids of many channels.
+    disabled by default and meant for grids of many channels. Recording
+    actions on either camera act on the channel (its main stream is recorded).
     """
 
     _attr_supported_features = CameraEntityFeature.STREAM
@@ -40,7 +82,10 @@ class NvrCamera(NvrChannelEntity, Camera):
         """Create the camera of one stream."""
         NvrChannelEntity.__init__(self, entry, subentry, channel, role)
         Camera.__init__(self)
+        self._entry = entry
+        self._channel_name = subentry.title
         self._snapshots = entry.runtime_data.snapshots
+        self._recorder: Recorder | None = entry.runtime_data.recorders.get(subentry.subentry_id)
         self._attr_unique_id = f"{subentry.subentry_id}_{role}"
         if role == SUB:
             self._attr_translation_key = "sub_stream"
@@ -49,6 +94,28 @@ class NvrCamera(NvrChannelEntity, Camera):
             self._attr_name = None
         self._source = channel.readers[role].source
         self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
+        self._recording_shown = False
+
+    async def async_added_to_hass(self) -> None:
+        """Follow stream and recorder status changes."""
+        await super().async_added_to_hass()
+        self._recording_shown = self.is_recording
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, recording_signal(self._entry_id, self._subentry_id), self._async_recording_changed
+            )
+        )
+
+    @callback
+    def _async_recording_changed(self, _status: RecorderStatus) -> None:
+        if self.is_recording != self._recording_shown:
+            self._recording_shown = self.is_recording
+            self.async_write_ha_state()
+
+    @callback
+    def _async_status_changed(self, role: str, status) -> None:
+        self._recording_shown = self.is_recording
+        super()._async_status_changed(role, status)
 
     @property
     def available(self) -> bool:
@@ -64,6 +131,13 @@ class NvrCamera(NvrChannelEntity, Camera):
         """Whether the feed is up (state 'streaming', else 'idle')."""
         return self.stream_status.connected
 
+    @property
+    def is_recording(self) -> bool:
+        """Whether the main stream is being written to a file right now (state 'recording')."""
+        if self._role != MAIN or self._recorder is None:
+            return False
+        return self._recorder.status.recording and self.stream_status.connected
+
     async def stream_source(self) -> str | None:
         """The RTSP URL with credentials, for HA's stream (HLS) and go2rtc (WebRTC)."""
         return self._source.authenticated_url()
@@ -74,3 +148,87 @@ class NvrCamera(NvrChannelEntity, Camera):
         Decoded on the NVR's own snapshot threads, never on the event loop.
         """
         return await self.hass.loop.run_in_executor(self._snapshots, self._channel.image, self._role, width, height)
+
+    # -- actions --------------------------------------------------------------
+
+    def _require_recorder(self) -> Recorder:
+        if self._recorder is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="recording_unavailable",
+                translation_placeholders={
+                    "channel": self._channel_name,
+                    "folder": self._entry.runtime_data.storage_path,
+                },
+            )
+        return self._recorder
+
+    async def async_start_recording(self, duration: float | None = None) -> None:
+        """Record the channel now (an event of kind manual), for ``duration`` s or until stopped."""
+        self._require_recorder().start_manual(duration)
+
+    async def async_stop_recording(self) -> None:
+        """End the channel's manual recordings."""
+        self._require_recorder().stop_manual()
+
+    async def async_export_clip(self, start: datetime, end: datetime, path: str | None = None) -> ServiceResponse:
+        """Write the channel's footage from ``start`` to ``end`` to one MP4."""
+        self._require_recorder()
+        archive = self._entry.runtime_data.archive
+        assert archive is not None  # a recorder implies an open archive
+        start_local, end_local = dt_util.as_local(start), dt_util.as_local(end)
+        if end_local <= start_local:
+            raise _invalid("end_before_start", start=start_local.isoformat(), end=end_local.isoformat())
+        dest = self._destination(path, start_local)
+        if not await self.hass.async_add_executor_job(self.hass.config.is_allowed_path, str(dest)):
+            raise _invalid("path_not_allowed", path=str(dest))
+        try:
+            clip = await self.hass.async_add_executor_job(
+                export_clip,
+                archive.index,
+                archive.root,
+                self._subentry_id,
+                start_local.timestamp(),
+                end_local.timestamp(),
+                dest,
+            )
+        except ExportError as err:
+            if err.reason in ("end_before_start", "no_footage"):
+                raise _invalid(
+                    err.reason, start=start_local.isoformat(), end=end_local.isoformat(), channel=self._channel_name
+                ) from err
+            raise _failed(str(err)) from err
+        except (OSError, sqlite3.Error) as err:
+            _LOGGER.warning("Export of %s to %s failed: %s", self._channel_name, dest, err)
+            raise _failed(getattr(err, "strerror", None) or str(err)) from err
+        except Exception as err:  # PyAV errors: no traceback for the user
+            _LOGGER.warning("Export of %s to %s failed: %s", self._channel_name, dest, err)
+            raise _failed(str(err)) from err
+        return {
+            "path": str(clip.path),
+            "start": dt_util.as_local(dt_util.utc_from_timestamp(clip.start)).isoformat(),
+            "duration": round(clip.duration, 3),
+        }
+
+    def _destination(self, path: str | None, start: datetime) -> Path:
+        """The file to write: ``path`` if it names an .mp4, else a file in that folder (default: media)."""
+        name = f"{slugify(self._channel_name) or 'channel'}_{start:%Y%m%d-%H%M%S}.mp4"
+        if path is None or not path.strip():
+            media = next(iter(self.hass.config.media_dirs.values()), None) or self.hass.config.path("media")
+            return Path(media) / EXPORT_FOLDER / name
+        chosen = Path(path.strip())
+        if not chosen.is_absolute():
+            raise _invalid("path_not_allowed", path=path)
+        return chosen if chosen.suffix.lower() == ".mp4" else chosen / name
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders or None
+    )
+
+
+def _failed(detail: str) -> HomeAssistantError:
+    return HomeAssistantError(
+        translation_domain=DOMAIN, translation_key="export_failed", translation_placeholders={"error": detail}
+    )

@@ -13,6 +13,9 @@ import voluptuous as vol
 from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -21,7 +24,18 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
-from .const import CONF_MAIN_URL, CONF_RTSP_TRANSPORT, CONF_SUB_URL, DEFAULT_TRANSPORT, DOMAIN, PROBE_TIMEOUT
+from .const import (
+    CONF_MAIN_URL,
+    CONF_POST_ROLL,
+    CONF_PRE_ROLL,
+    CONF_RTSP_TRANSPORT,
+    CONF_SUB_URL,
+    DEFAULT_POST_ROLL,
+    DEFAULT_PRE_ROLL,
+    DEFAULT_TRANSPORT,
+    DOMAIN,
+    PROBE_TIMEOUT,
+)
 from .engine import InvalidUrlError, StreamError, StreamInfo, StreamSource, probe, redact, split_credentials, stream_key
 from .engine.source import TRANSPORTS
 from .runtime import channel_subentries
@@ -43,6 +57,12 @@ CHANNEL_SCHEMA = vol.Schema(
                 mode=SelectSelectorMode.DROPDOWN,
                 translation_key=CONF_RTSP_TRANSPORT,
             )
+        ),
+        vol.Required(CONF_PRE_ROLL, default=DEFAULT_PRE_ROLL): NumberSelector(
+            NumberSelectorConfig(min=0, max=60, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX)
+        ),
+        vol.Required(CONF_POST_ROLL, default=DEFAULT_POST_ROLL): NumberSelector(
+            NumberSelectorConfig(min=0, max=600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX)
         ),
     }
 )
@@ -81,11 +101,13 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         title = self._data[CONF_NAME]
         unique_id = stream_key(self._data[CONF_MAIN_URL])
         if self.source == SOURCE_RECONFIGURE:
+            subentry = self._get_reconfigure_subentry()
+            # Keep what the form does not show (the recording mode set by its select).
             return self.async_update_and_abort(
                 self._get_entry(),
-                self._get_reconfigure_subentry(),
+                subentry,
                 title=title,
-                data=self._data,
+                data={**subentry.data, **self._data},
                 unique_id=unique_id,
             )
         return self.async_create_entry(title=title, data=self._data, unique_id=unique_id)
@@ -162,6 +184,8 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             CONF_USERNAME: username,
             CONF_PASSWORD: password,
             CONF_RTSP_TRANSPORT: transport,
+            CONF_PRE_ROLL: int(user_input.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL)),
+            CONF_POST_ROLL: int(user_input.get(CONF_POST_ROLL, DEFAULT_POST_ROLL)),
         }
         return {}, ""
 

@@ -28,3 +28,44 @@ CHANNEL_OFFLINE_GRACE: Final = 120.0
 def status_signal(entry_id: str, subentry_id: str) -> str:
     """Dispatcher signal carrying (role, StreamStatus) for one channel."""
     return f"{DOMAIN}_status_{entry_id}_{subentry_id}"
+
+
+# Recording, per channel (subentry data; read with .get and these defaults).
+CONF_RECORDING_MODE: Final = "recording_mode"
+CONF_PRE_ROLL: Final = "pre_roll"
+CONF_POST_ROLL: Final = "post_roll"
+RECORDING_KEYS: Final = frozenset({CONF_RECORDING_MODE, CONF_PRE_ROLL, CONF_POST_ROLL})
+"""Channel settings applied to a running recorder, without a reload."""
+DEFAULT_RECORDING_MODE: Final = "continuous"
+DEFAULT_PRE_ROLL: Final = 5
+DEFAULT_POST_ROLL: Final = 10
+
+# Recording and retention, per NVR (entry options).
+CONF_RETAIN_DAYS: Final = "retain_days"
+CONF_EVENT_RETAIN_DAYS: Final = "event_retain_days"
+CONF_MAX_STORAGE_GB: Final = "max_storage_gb"
+CONF_MIN_FREE_GB: Final = "min_free_gb"
+CONF_SEGMENT_SECONDS: Final = "segment_seconds"
+DEFAULT_RETAIN_DAYS: Final = 7
+DEFAULT_EVENT_RETAIN_DAYS: Final = 30
+DEFAULT_MAX_STORAGE_GB: Final = 0
+DEFAULT_MIN_FREE_GB: Final = 1
+DEFAULT_SEGMENT_SECONDS: Final = 60
+
+PRUNE_INTERVAL: Final = 600.0
+"""Seconds between retention passes."""
+STATS_INTERVAL: Final = 60.0
+"""Seconds between storage figure refreshes (and retries of an unusable folder)."""
+RECORDER_STOP_TIMEOUT: Final = 5.0
+EXPORT_FOLDER: Final = "nvr_exports"
+"""Default folder of exported clips, inside HA's first media folder."""
+
+
+def recording_signal(entry_id: str, subentry_id: str) -> str:
+    """Dispatcher signal carrying the RecorderStatus of one channel."""
+    return f"{DOMAIN}_recording_{entry_id}_{subentry_id}"
+
+
+def storage_signal(entry_id: str) -> str:
+    """Dispatcher signal sent when an NVR's storage figures were refreshed."""
+    return f"{DOMAIN}_storage_{entry_id}"

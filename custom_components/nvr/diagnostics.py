@@ -1,4 +1,4 @@
-"""Diagnostics: configuration and stream status, with credentials removed."""
+"""Diagnostics: configuration, stream and recorder status, storage, with credentials removed."""
 
 from __future__ import annotations
 
@@ -33,10 +33,36 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
                     status["last_error"] = redact(status["last_error"])
                 status["thread_alive"] = reader.running
                 streams[role] = status
+        recorder = entry.runtime_data.recorders.get(subentry.subentry_id)
+        recording = None
+        if recorder is not None:
+            recording = {
+                "settings": asdict(recorder.settings),
+                "status": asdict(recorder.status),
+            }
         channels.append(
-            {"subentry_id": subentry.subentry_id, "title": subentry.title, "config": data, "streams": streams}
+            {
+                "subentry_id": subentry.subentry_id,
+                "title": subentry.title,
+                "config": data,
+                "streams": streams,
+                "recording": recording,
+            }
         )
+    runtime = entry.runtime_data
+    storage: dict[str, Any] = {
+        "folder": runtime.storage_path,
+        "open": runtime.archive is not None,
+        "error": runtime.storage_error,
+        "stats": asdict(runtime.stats) if runtime.stats is not None else None,
+        "retention": asdict(runtime.archive.pruner.policy) if runtime.archive is not None else None,
+    }
     return {
-        "entry": {"title": entry.title, "data": async_redact_data(dict(entry.data), TO_REDACT)},
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "storage": storage,
         "channels": channels,
     }

@@ -8,8 +8,8 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .const import DOMAIN, MANUFACTURER, status_signal
-from .engine import MAIN, Channel, StreamStatus
+from .const import DOMAIN, MANUFACTURER, recording_signal, status_signal
+from .engine import MAIN, Channel, Recorder, RecorderStatus, StreamStatus
 from .runtime import NvrConfigEntry
 
 
@@ -71,3 +71,45 @@ class NvrChannelEntity(Entity):
 
 def _shown_part(status: StreamStatus) -> tuple[object, ...]:
     return (status.connected, status.info, status.failure)
+
+
+def nvr_device_info(entry: NvrConfigEntry) -> DeviceInfo:
+    """The NVR's own device (created at setup)."""
+    return DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+
+
+class NvrRecordingEntity(Entity):
+    """An entity of one channel that follows its recorder's status.
+
+    The status is read from the recorder itself, not from the signal, so a
+    late message of a stopped recorder cannot show stale state.
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+        """Bind the entity to a channel's recorder (None while the storage folder is unusable)."""
+        self._entry = entry
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._recorder: Recorder | None = entry.runtime_data.recorders.get(subentry.subentry_id)
+        self._attr_device_info = channel_device_info(entry, subentry)
+
+    @property
+    def recorder_status(self) -> RecorderStatus | None:
+        """The recorder's latest status, or None when nothing can be recorded."""
+        return self._recorder.status if self._recorder is not None else None
+
+    async def async_added_to_hass(self) -> None:
+        """Follow recorder status changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, recording_signal(self._entry_id, self._subentry_id), self._async_recording_changed
+            )
+        )
+
+    @callback
+    def _async_recording_changed(self, _status: RecorderStatus) -> None:
+        self.async_write_ha_state()

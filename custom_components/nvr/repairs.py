@@ -1,4 +1,4 @@
-"""Repair issues for channels whose feed stays down."""
+"""Repair issues: feeds that stay down, recording paused, an unusable storage folder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 
 from .const import CHANNEL_OFFLINE_GRACE, DOMAIN
-from .engine import MAIN, FailureReason, StreamStatus
+from .engine import MAIN, FailureReason, RecorderStatus, StreamStatus
 
 
 class ChannelIssues:
@@ -69,3 +69,75 @@ class ChannelIssues:
         if self._timer is not None:
             self._timer()
             self._timer = None
+
+
+class RecordingIssues:
+    """Raises the "recording paused" issue of one channel while its recorder has a disk fault.
+
+    The issue says why (disk full, folder not writable, write error) and
+    clears itself when the recorder writes again.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str, subentry_id: str, name: str, folder: str) -> None:
+        """Track one channel's recorder."""
+        self._hass = hass
+        self._name = name
+        self._folder = folder
+        self.issue_id = f"recording_paused_{entry_id}_{subentry_id}"
+        self._shown: tuple[str, str] | None = None
+        self._closed = False
+
+    @callback
+    def async_update(self, status: RecorderStatus) -> None:
+        """Follow a status change of the recorder."""
+        if self._closed:
+            return  # a late status from a recorder being stopped
+        if status.fault is None:
+            if self._shown is not None:
+                ir.async_delete_issue(self._hass, DOMAIN, self.issue_id)
+                self._shown = None
+            return
+        shown = (status.fault.value, status.fault_detail or "")
+        if shown == self._shown:
+            return
+        self._shown = shown
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self.issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=f"recording_paused_{status.fault.value}",
+            translation_placeholders={"channel": self._name, "folder": self._folder, "detail": shown[1]},
+        )
+
+    @callback
+    def async_clear(self) -> None:
+        """Stop tracking and drop the issue (unload); it comes back if still true."""
+        self._closed = True
+        ir.async_delete_issue(self._hass, DOMAIN, self.issue_id)
+
+
+def storage_issue_id(entry_id: str) -> str:
+    """The id of an NVR's "storage unavailable" issue."""
+    return f"storage_unavailable_{entry_id}"
+
+
+@callback
+def async_raise_storage_issue(hass: HomeAssistant, entry_id: str, name: str, folder: str, error: str) -> None:
+    """Say that the storage folder cannot be used, so nothing is recorded."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        storage_issue_id(entry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="storage_unavailable",
+        translation_placeholders={"nvr": name, "folder": folder, "error": error},
+    )
+
+
+@callback
+def async_clear_storage_issue(hass: HomeAssistant, entry_id: str) -> None:
+    """Drop the "storage unavailable" issue."""
+    ir.async_delete_issue(hass, DOMAIN, storage_issue_id(entry_id))

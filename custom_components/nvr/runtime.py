@@ -1,24 +1,70 @@
-"""Runtime state of an NVR entry: engine channels built from subentries.
+"""Runtime state of an NVR entry: engine channels and recorders built from subentries.
 
-Reader threads report status changes here; they are handed to the event loop
-with ``call_soon_threadsafe`` and fanned out over the dispatcher.
+Reader and recorder threads report status changes here; they are handed to
+the event loop with ``call_soon_threadsafe`` and fanned out over the
+dispatcher.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import CONF_MAIN_URL, CONF_RTSP_TRANSPORT, CONF_SUB_URL, DEFAULT_TRANSPORT, SUBENTRY_CHANNEL, status_signal
-from .engine import Channel, ChannelConfig, StreamSource, StreamStatus
-from .repairs import ChannelIssues
+from .const import (
+    CONF_EVENT_RETAIN_DAYS,
+    CONF_MAIN_URL,
+    CONF_MAX_STORAGE_GB,
+    CONF_MIN_FREE_GB,
+    CONF_POST_ROLL,
+    CONF_PRE_ROLL,
+    CONF_RECORDING_MODE,
+    CONF_RETAIN_DAYS,
+    CONF_RTSP_TRANSPORT,
+    CONF_SEGMENT_SECONDS,
+    CONF_SUB_URL,
+    DEFAULT_EVENT_RETAIN_DAYS,
+    DEFAULT_MAX_STORAGE_GB,
+    DEFAULT_MIN_FREE_GB,
+    DEFAULT_POST_ROLL,
+    DEFAULT_PRE_ROLL,
+    DEFAULT_RECORDING_MODE,
+    DEFAULT_RETAIN_DAYS,
+    DEFAULT_SEGMENT_SECONDS,
+    DEFAULT_TRANSPORT,
+    RECORDER_STOP_TIMEOUT,
+    RECORDING_KEYS,
+    SUBENTRY_CHANNEL,
+    recording_signal,
+    status_signal,
+)
+from .engine import (
+    Archive,
+    Channel,
+    ChannelConfig,
+    Recorder,
+    RecorderSettings,
+    RecorderStatus,
+    RecordingMode,
+    RetentionPolicy,
+    StorageStats,
+    StreamSource,
+    StreamStatus,
+    stop_channels,
+)
+from .repairs import ChannelIssues, RecordingIssues
+
+_LOGGER = logging.getLogger(__name__)
 
 SNAPSHOT_WORKERS = 2
 """Threads that decode stills for one NVR.
@@ -42,7 +88,22 @@ class NvrData:
     """Where the channels' still images are decoded."""
     issues: dict[str, ChannelIssues] = field(default_factory=dict)
     subentry_data: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    """The subentry data the channels were built from, to spot real changes."""
+    """The stream part of the subentry data the channels were built from, to spot real changes."""
+    storage_path: str = ""
+    archive: Archive | None = None
+    """The storage folder's index and retention; None while the folder is unusable."""
+    storage_error: str | None = None
+    """Why the storage folder could not be opened."""
+    stats: StorageStats | None = None
+    """The latest storage figures."""
+    recorders: dict[str, Recorder] = field(default_factory=dict)
+    """Recorders by subentry id (none while the storage folder is unusable)."""
+    recording_issues: dict[str, RecordingIssues] = field(default_factory=dict)
+    unsubs: list[CALLBACK_TYPE] = field(default_factory=list)
+    """Timers to cancel on unload or shutdown."""
+    io_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Serializes pruning, storage figures and closing the archive."""
+    stopped: bool = False
 
 
 type NvrConfigEntry = ConfigEntry[NvrData]
@@ -51,6 +112,11 @@ type NvrConfigEntry = ConfigEntry[NvrData]
 def channel_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
     """The entry's channel subentries."""
     return [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_CHANNEL]
+
+
+def stream_part(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Channel data that needs a reload when it changes (all but the recording settings)."""
+    return {k: v for k, v in data.items() if k not in RECORDING_KEYS}
 
 
 def sources_from_data(data: Mapping[str, Any]) -> tuple[StreamSource, StreamSource | None]:
@@ -65,7 +131,131 @@ def sources_from_data(data: Mapping[str, Any]) -> tuple[StreamSource, StreamSour
     return main, sub
 
 
-def build_channel(hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry) -> tuple[Channel, ChannelIssues]:
+def recording_mode(data: Mapping[str, Any]) -> RecordingMode:
+    """A channel's recording mode (continuous when unset or unknown)."""
+    try:
+        return RecordingMode(data.get(CONF_RECORDING_MODE, DEFAULT_RECORDING_MODE))
+    except ValueError:
+        return RecordingMode(DEFAULT_RECORDING_MODE)
+
+
+def retention_policy(options: Mapping[str, Any]) -> RetentionPolicy:
+    """The NVR's retention from its options."""
+    return RetentionPolicy(
+        retain_days=float(options.get(CONF_RETAIN_DAYS, DEFAULT_RETAIN_DAYS)),
+        event_retain_days=float(options.get(CONF_EVENT_RETAIN_DAYS, DEFAULT_EVENT_RETAIN_DAYS)),
+        max_storage_gb=float(options.get(CONF_MAX_STORAGE_GB, DEFAULT_MAX_STORAGE_GB)),
+        min_free_gb=float(options.get(CONF_MIN_FREE_GB, DEFAULT_MIN_FREE_GB)),
+    )
+
+
+def recorder_settings(options: Mapping[str, Any], data: Mapping[str, Any]) -> RecorderSettings:
+    """A channel's recorder settings: the NVR's options plus the channel's own."""
+    return RecorderSettings(
+        mode=recording_mode(data),
+        segment_seconds=float(options.get(CONF_SEGMENT_SECONDS, DEFAULT_SEGMENT_SECONDS)),
+        pre_roll=float(data.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL)),
+        post_roll=float(data.get(CONF_POST_ROLL, DEFAULT_POST_ROLL)),
+    )
+
+
+def open_archive(path: str, policy: RetentionPolicy) -> tuple[Archive, StorageStats]:
+    """Open the storage folder, index what a crash left behind; blocking."""
+    archive = Archive(Path(path), policy)
+    try:
+        archive.recover()
+        stats = archive.stats()
+    except BaseException:
+        archive.close()
+        raise
+    return archive, stats
+
+
+def storage_stats(data: NvrData) -> StorageStats | None:
+    """Fresh storage figures, or None once closed; blocking."""
+    with data.io_lock:
+        if data.archive is None or data.stopped:
+            return None
+        try:
+            return data.archive.stats()
+        except Exception as err:  # a vanished mount must not kill the timer
+            _LOGGER.warning("Storage figures of %s unavailable: %s", data.storage_path, err)
+            return None
+
+
+def prune(data: NvrData) -> StorageStats | None:
+    """One retention pass, then fresh figures; blocking."""
+    with data.io_lock:
+        if data.archive is None or data.stopped:
+            return None
+        try:
+            data.archive.pruner.prune()
+        except Exception:
+            _LOGGER.exception("Retention pass on %s failed", data.storage_path)
+    return storage_stats(data)
+
+
+def stop_all(data: NvrData) -> bool:
+    """Stop readers, then recorders (they close their files), then the archive; blocking.
+
+    Safe to call twice (HA stop, then unload). True if every thread ended in time.
+    """
+    ended = stop_channels(list(data.channels.values()))
+    recorders = list(data.recorders.values())
+    for recorder in recorders:
+        recorder.stop(0)  # queue the stop for all first, so they finish together
+    for recorder in recorders:
+        if not recorder.stop(RECORDER_STOP_TIMEOUT):
+            _LOGGER.warning("Recorder %s did not finish its file in time", recorder.label)
+            ended = False
+    with data.io_lock:
+        if data.archive is not None and not data.stopped:
+            data.archive.close()
+        data.stopped = True
+    data.snapshots.shutdown(wait=True, cancel_futures=True)
+    return ended
+
+
+def _threadsafe(hass: HomeAssistant, target, *args: Any) -> None:
+    """Hand a call from an engine thread to the event loop (dropped once it is closed)."""
+    if hass.loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        hass.loop.call_soon_threadsafe(target, *args)
+
+
+def build_recorder(
+    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, archive: Archive
+) -> tuple[Recorder, RecordingIssues]:
+    """Create the recorder of a subentry (engine channel id = subentry id), wired to the dispatcher."""
+    name = subentry.data.get(CONF_NAME) or subentry.title
+    signal = recording_signal(entry.entry_id, subentry.subentry_id)
+    issues = RecordingIssues(hass, entry.entry_id, subentry.subentry_id, name, str(archive.root))
+
+    @callback
+    def _on_loop(status: RecorderStatus) -> None:
+        issues.async_update(status)
+        async_dispatcher_send(hass, signal, status)
+
+    def _on_status(status: RecorderStatus) -> None:
+        # Called from the recorder's thread.
+        _threadsafe(hass, _on_loop, status)
+
+    recorder = Recorder(
+        subentry.subentry_id,
+        archive.root,
+        archive.index,
+        recorder_settings(entry.options, subentry.data),
+        on_status=_on_status,
+        make_room=archive.pruner.make_room,
+        label=name,
+    )
+    return recorder, issues
+
+
+def build_channel(
+    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, recorder: Recorder | None = None
+) -> tuple[Channel, ChannelIssues]:
     """Create the engine channel of a subentry, wired to the dispatcher."""
     main, sub = sources_from_data(subentry.data)
     name = subentry.data.get(CONF_NAME) or subentry.title
@@ -80,8 +270,6 @@ def build_channel(hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSuben
 
     def _on_status(role: str, status: StreamStatus) -> None:
         # Called from a reader thread.
-        if hass.loop.is_closed():
-            return
-        hass.loop.call_soon_threadsafe(_on_loop, role, status)
+        _threadsafe(hass, _on_loop, role, status)
 
-    return Channel(config, _on_status), issues
+    return Channel(config, _on_status, recorder=recorder), issues

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
 from rtsp_peer import free_port
 
@@ -111,6 +111,7 @@ async def test_add_channel_shows_what_was_found(hass: HomeAssistant, make_entry,
     assert subentry.data["main_url"] == rtsp_basic.url("/live")
     assert "secret" not in subentry.data["main_url"]
     assert (subentry.data["username"], subentry.data["password"]) == ("admin", "secret")
+    assert (subentry.data["pre_roll"], subentry.data["post_roll"]) == (5, 10)
     # The update listener reloaded the entry, so the channel's entities exist.
     registry = er.async_get(hass)
     assert registry.async_get_entity_id("camera", DOMAIN, f"{subentry.subentry_id}_main")
@@ -209,7 +210,50 @@ async def test_removing_channel_removes_entities(hass: HomeAssistant, make_entry
     await hass.async_block_till_done()
     assert entry.runtime_data.channels == {}
     registry = er.async_get(hass)
-    assert not er.async_entries_for_config_entry(registry, entry.entry_id)
+    left = er.async_entries_for_config_entry(registry, entry.entry_id)
+    assert not [e for e in left if e.config_subentry_id == subentry.subentry_id]
+    # Only the NVR's own storage sensors stay.
+    assert {e.unique_id for e in left} == {
+        f"{entry.entry_id}_{key}" for key in ("storage_used", "free_space", "oldest_recording")
+    }
+
+
+async def test_channel_pre_and_post_roll(hass: HomeAssistant, make_entry, rtsp_server) -> None:
+    door = {**channel_data("Door", rtsp_server.url("/live")), "recording_mode": "off"}
+    entry = make_entry(door)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (door_sub,) = entry.subentries.values()
+
+    result = await _start_channel_flow(hass, entry.entry_id)
+    with pytest.raises(InvalidData):
+        await _submit(hass, result["flow_id"], name="Yard", main_url=rtsp_server.url("/sub"), pre_roll=61)
+    result = await _submit(
+        hass, result["flow_id"], name="Yard", main_url=rtsp_server.url("/sub"), pre_roll=3, post_roll=120
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    yard = next(s for s in entry.subentries.values() if s.title == "Yard")
+    assert (yard.data["pre_roll"], yard.data["post_roll"]) == (3, 120)
+    settings = entry.runtime_data.recorders[yard.subentry_id].settings
+    assert (settings.pre_roll, settings.post_roll, settings.mode) == (3, 120, "continuous")
+
+    # Changing only the rolls is applied live and keeps the recording mode set by the select.
+    channel = entry.runtime_data.channels[door_sub.subentry_id]
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_CHANNEL),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": door_sub.subentry_id},
+    )
+    result = await _submit(hass, result["flow_id"], name="Door", main_url=rtsp_server.url("/live"), post_roll=30)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    data = entry.subentries[door_sub.subentry_id].data
+    assert (data["recording_mode"], data["pre_roll"], data["post_roll"]) == ("off", 5, 30)
+    assert entry.runtime_data.channels[door_sub.subentry_id] is channel
+    settings = entry.runtime_data.recorders[door_sub.subentry_id].settings
+    assert (settings.mode, settings.pre_roll, settings.post_roll) == ("off", 5, 30)
 
 
 def test_translations_match_strings() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from .index import Event, IndexDamagedError, RecordingIndex
 from .layout import INDEX_NAME, iter_event_logs, iter_segment_files, remove_empty_parents
 from .retention import DiskSpace, Pruner, RetentionPolicy
-from .segment import scan_segment
+from .segment import scan_segment, trim_to_whole_boxes
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class Archive:
 
     def _measure(self, relpath: str, channel: str, start: float) -> int:
         path = self.root / relpath
+        if path.exists():
+            trim_to_whole_boxes(path)  # a crash can leave half a fragment
         scanned = scan_segment(path) if path.exists() else None
         if scanned is None:
             _LOGGER.info("Dropping unplayable recording %s", relpath)

@@ -202,16 +202,17 @@ class RecordingIndex:
         """Complete segments past retention.
 
         A segment ending before ``before`` is expired unless it overlaps an event
-        that ended after ``event_before``; anything ending before ``event_before``
-        is expired.
+        that ended after ``event_before``. Event footage is never expired before
+        other footage: with ``event_before`` later than ``before``, it goes at
+        ``before`` too.
         """
         rows = self._all(
             "SELECT s.id, s.channel, s.start, s.end, s.path, s.bytes, s.complete FROM segments s"
-            " WHERE s.complete = 1 AND (s.end < ? OR (s.end < ? AND NOT EXISTS ("
+            " WHERE s.complete = 1 AND s.end < ? AND (s.end < ? OR NOT EXISTS ("
             "  SELECT 1 FROM events e WHERE e.channel = s.channel AND e.start < s.end"
-            "  AND COALESCE(e.end, 1e18) > s.start AND COALESCE(e.end, 1e18) >= ?)))"
+            "  AND COALESCE(e.end, 1e18) > s.start AND COALESCE(e.end, 1e18) >= ?))"
             " ORDER BY s.start",
-            (event_before, before, event_before),
+            (before, event_before, event_before),
         )
         return [Segment(*row[:6], bool(row[6])) for row in rows]
 
@@ -233,6 +234,17 @@ class RecordingIndex:
         return sorted(row[0] for row in rows)
 
     # -- events -------------------------------------------------------------
+
+    def delete_orphan_events(self, channel: str, before: float) -> list[Event]:
+        """Delete finished events of ``channel`` that ended before ``before`` and have no footage left."""
+        where = (
+            "channel = ? AND end IS NOT NULL AND end < ? AND NOT EXISTS (SELECT 1 FROM segments s"
+            " WHERE s.channel = events.channel AND s.start < events.end AND s.end > events.start)"
+        )
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where}", (channel, before)).fetchall()  # noqa: S608
+            self._db.executemany("DELETE FROM events WHERE id = ?", [(row[0],) for row in rows])
+        return [Event(*row) for row in rows]
 
     def add_event(self, event: Event) -> None:
         """Insert or replace an event."""

@@ -12,7 +12,9 @@ plus the post-roll. The last few GOPs are held in memory for the pre-roll.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import itertools
 import json
 import logging
 import queue
@@ -44,6 +46,14 @@ INDEX_UPDATE_INTERVAL = 10.0
 MAX_PREROLL_BYTES = 32 * 1024 * 1024
 ROTATE_TOLERANCE = 0.25
 """Seconds of timestamp jitter forgiven when a segment is due to end."""
+ANCHOR_SETTLE = 1.0
+"""Seconds of a new connection during which no file is opened.
+
+Opening a stream reads ahead (probing), so the first packets arrive in a
+burst, later than they were sent. Until packets arrive live, the mapping from
+stream time to wall time is moved earlier to the earliest arrival seen; the
+pre-roll buffer keeps the footage of that second.
+"""
 
 
 class RecordingMode(StrEnum):
@@ -106,18 +116,52 @@ def _classify(err: BaseException) -> DiskFault:
     return DiskFault.WRITE_ERROR
 
 
+HOLD_LIMIT = 16
+"""Packets without timestamps held at a stream's start while waiting for one that has them."""
+
+
 class TimestampFixer:
     """Makes video decode timestamps usable for muxing.
 
-    RTSP's first packet can lack a dts, and cameras sometimes repeat one.
-    Decode timestamps must strictly increase and presentation ones may not
-    precede them.
+    RTSP's first packets can lack a dts (with B-frames the demuxer only
+    learns it a few packets in; the very first often has no pts either), and
+    cameras sometimes repeat one. Decode timestamps must strictly increase
+    and presentation ones may not precede them.
     """
 
     def __init__(self) -> None:
         """Start with nothing seen."""
         self.last_dts: int | None = None
         self.step = 0
+        self._held: list[EncodedPacket] = []
+
+    def feed(self, packet: EncodedPacket) -> list[EncodedPacket]:
+        """Fix a packet in stream order; returns the packets ready to use (maybe none, maybe several).
+
+        Packets without a dts at the start are held until one with a dts
+        arrives; their timestamps are then worked out backwards from it, one
+        frame duration apart, so the first file's timeline is not squeezed.
+        """
+        if self.last_dts is None and packet.dts is None and len(self._held) < HOLD_LIMIT:
+            self._held.append(packet)
+            return []
+        if not self._held:
+            return [self.fix(packet)]
+        held, self._held = self._held, []
+        if packet.dts is None:  # no dts in sight: give up guessing
+            return [self.fix(p) for p in (*held, packet)]
+        known = [p.pts for p in (*held, packet) if p.pts is not None]
+        step = packet.duration or _smallest_step(known) or 1
+        out: list[EncodedPacket] = []
+        for i, early in enumerate(held):
+            dts = packet.dts - (len(held) - i) * step
+            pts = early.pts
+            if pts is None:  # shown just before the earliest picture that follows it
+                later = [p for p in known if p > dts]
+                pts = max(dts, min(later) - step) if later else dts
+            out.append(self.fix(replace(early, dts=dts, pts=pts)))
+        out.append(self.fix(packet))
+        return out
 
     def fix(self, packet: EncodedPacket) -> EncodedPacket:
         """Return the packet with a strictly increasing dts and pts >= dts."""
@@ -136,6 +180,12 @@ class TimestampFixer:
         if dts == packet.dts and pts == packet.pts:
             return packet
         return replace(packet, dts=dts, pts=pts)
+
+
+def _smallest_step(stamps: list[int]) -> int:
+    ordered = sorted(set(stamps))
+    steps = [b - a for a, b in itertools.pairwise(ordered) if b > a]
+    return min(steps) if steps else 0
 
 
 @dataclass(slots=True)
@@ -189,7 +239,10 @@ class Recorder:
         # Writer-thread state below.
         self._media: MediaFormat | None = None
         self._anchor: tuple[float, int] | None = None
+        """(wall time, dts) of one packet: maps stream time to wall time."""
         self._start_wall = 0.0
+        self._settled_at = 0.0
+        """Arrival time from which the anchor is trusted (see ANCHOR_SETTLE)."""
         self._fixer = TimestampFixer()
         self._gops: deque[_Gop] = deque()
         self._writer: SegmentWriter | None = None
@@ -284,7 +337,7 @@ class Recorder:
                     "Recorder of %s cannot keep up with the stream; %d packets dropped", self.label, self._dropped
                 )
             return
-        self._queue.put(("packet", packet, audio))
+        self._queue.put(("packet", packet, audio, time.time()))
 
     def stream_ended(self) -> None:
         """The connection ended."""
@@ -312,7 +365,7 @@ class Recorder:
     def _handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "packet":
-            self._on_packet(item[1], item[2])
+            self._on_packet(item[1], item[2], item[3])
         elif kind == "start":
             self._on_start(item[1], item[2])
         elif kind == "end":
@@ -368,7 +421,7 @@ class Recorder:
             return bool(self._events) or now < self._hold_until
         return False
 
-    def _on_packet(self, packet: EncodedPacket, audio: bool) -> None:
+    def _on_packet(self, packet: EncodedPacket, audio: bool, arrival: float | None = None) -> None:
         media = self._media
         if media is None:
             return
@@ -377,12 +430,19 @@ class Recorder:
             if self._writer is not None:
                 self._write(lambda w: w.write_audio(packet))
             return
-        packet = self._fixer.fix(packet)
+        for fixed in self._fixer.feed(packet):
+            self._on_video(fixed, arrival)
+
+    def _on_video(self, packet: EncodedPacket, arrival: float | None) -> None:
         if self._anchor is None:
             if not packet.keyframe:
                 return
-            self._anchor = (self._start_wall, packet.dts)
+            self._anchor = (arrival if arrival is not None else self._start_wall, packet.dts)
+            self._settled_at = self._anchor[0] + ANCHOR_SETTLE
         wall = self._wall(packet.dts)
+        if arrival is not None and arrival < wall and self._writer is None and self._written_until is None:
+            self._move_anchor(arrival - wall)
+            wall = arrival
         if packet.keyframe:
             self._gops.append(_Gop(wall, packet.dts))
             self._trim_preroll(wall)
@@ -398,8 +458,25 @@ class Recorder:
             else:
                 self._write(lambda w: w.write_video(packet))
                 return
-        if self._writer is None and packet.keyframe and self._wants_to_write(now) and self._may_write(now):
+        if (
+            self._writer is None
+            and packet.keyframe
+            and self._settled(now)
+            and self._wants_to_write(now)
+            and self._may_write(now)
+        ):
             self._start_from_buffer()
+
+    def _move_anchor(self, delta: float) -> None:
+        """Shift the stream-to-wall mapping (and the buffered GOPs) by ``delta`` seconds."""
+        assert self._anchor is not None
+        self._anchor = (self._anchor[0] + delta, self._anchor[1])
+        for gop in self._gops:
+            gop.start += delta
+
+    def _settled(self, now: float) -> bool:
+        """Whether the connection's wall-time mapping can be trusted (see ANCHOR_SETTLE)."""
+        return self._anchor is not None and now >= self._settled_at
 
     def _buffer(self, packet: EncodedPacket, audio: bool) -> None:
         if not self._gops:
@@ -411,8 +488,16 @@ class Recorder:
             self._gops.popleft()
 
     def _trim_preroll(self, now_wall: float) -> None:
-        """Keep the fewest whole GOPs that still reach back pre_roll seconds."""
+        """Keep the fewest whole GOPs that still reach back pre_roll seconds.
+
+        While an event waits for its file to open, they reach back pre_roll
+        seconds before the event's start.
+        """
+        if self._writer is None and self._written_until is None and self._settings.mode == RecordingMode.CONTINUOUS:
+            return  # a new connection's first file starts at its first keyframe
         horizon = now_wall - self._settings.pre_roll
+        if self._writer is None and self._events:
+            horizon = min(horizon, min(a.event.start for a in self._events.values()) - self._settings.pre_roll)
         while len(self._gops) > 1 and self._gops[1].start <= horizon:
             self._gops.popleft()
 
@@ -433,9 +518,10 @@ class Recorder:
         if not candidates:
             return
         chosen = candidates[0]
-        for gop in candidates:
-            if gop.start <= target:
-                chosen = gop
+        if self._settings.mode != RecordingMode.CONTINUOUS:  # continuous: everything not yet written
+            for gop in candidates:
+                if gop.start <= target:
+                    chosen = gop
         gops = [g for g in self._gops if g.start >= chosen.start]
         if not self._open_segment(chosen.dts, chosen.start, write_first=False):
             return
@@ -504,6 +590,8 @@ class Recorder:
             written = writer.abandon()
             self._writer = None
             self._finish_index(written, complete=True)
+            # What reached the file counts as written: a retry must not record it again.
+            self._written_until = self._segment_start + written.duration
             self._set_fault(err, writer.path)
             return
         now = time.time()
@@ -532,6 +620,15 @@ class Recorder:
         self._publish()
 
     def _finish_index(self, written: WrittenSegment, complete: bool) -> None:
+        if written.video_frames == 0 and written.duration <= 0:
+            # Nothing playable reached the disk (it was full): no file, no index entry.
+            with contextlib.suppress(OSError):
+                written.path.unlink(missing_ok=True)
+            if self._segment_id is not None:
+                with contextlib.suppress(Exception):
+                    self.index.delete_segments([self._segment_id])
+            self._segment_id = None
+            return
         if self._segment_id is None:
             return
         try:
@@ -564,6 +661,17 @@ class Recorder:
             self.index.add_event(event)
         except Exception as err:
             _LOGGER.warning("Index of %s could not record an event: %s", self.label, err)
+        now = time.time()
+        if (
+            self._writer is None
+            and self._gops
+            and self._settled(now)
+            and self._wants_to_write(now)
+            and self._may_write(now)
+        ):
+            # Start at once from the buffer rather than at the next keyframe,
+            # which may be a whole GOP later (and past the buffer's pre-roll).
+            self._start_from_buffer()
         self._publish()
 
     def _on_event_end(self, event_id: str, at: float, score: float | None) -> None:

@@ -157,7 +157,7 @@ class Pruner:
         for segment in deleted:
             latest[segment.channel] = max(latest.get(segment.channel, 0.0), segment.end)
         for channel, end in latest.items():
-            for event in self.index.delete_events_before(end, channel):
+            for event in self.index.delete_orphan_events(channel, end):
                 self._delete_thumbnail(event.thumbnail)
 
     def _delete(self, segments: list[Segment]) -> tuple[int, int]:

@@ -11,7 +11,9 @@ transcoded to AAC. Video is never re-encoded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -133,6 +135,7 @@ class SegmentWriter:
             self._output.start_encoding()
         except BaseException:
             self._abandon()
+            path.unlink(missing_ok=True)  # a header at most: nothing worth keeping
             raise
 
     def _to_audio_ticks(self, video_ticks: int) -> int:
@@ -194,14 +197,15 @@ class SegmentWriter:
         """Write what is held back and finish the file.
 
         ``end_dts`` (the next segment's first keyframe) gives the last frame's
-        exact duration; otherwise it lasts as long as the one before it.
+        exact duration; otherwise it lasts as long as the one before it (or,
+        in a file of one frame, as long as the demuxer said).
         """
         try:
             if self._pending is not None:
                 step = (
                     end_dts - self._pending.dts
                     if end_dts is not None and end_dts > self._pending.dts
-                    else self._last_step
+                    else self._last_step or max(self._pending.duration, 0)
                 )
                 self._mux_video(self._pending, step)
                 self._last_dts = self._pending.dts + step
@@ -210,6 +214,9 @@ class SegmentWriter:
                 for out in self._transcoder.flush():
                     self._output.mux(out)
             self._output.close()
+            # FFmpeg does not report a failed flush on close: check the file is whole.
+            if trim_to_whole_boxes(self.path):
+                raise _incomplete_error(self.path)
         except BaseException:
             self._abandon()
             raise
@@ -217,13 +224,64 @@ class SegmentWriter:
         return WrittenSegment(self.path, self.duration, self.video_frames, _size(self.path))
 
     def abandon(self) -> WrittenSegment:
-        """Close after a write error, keeping whatever reached the disk."""
+        """Close after a write error, keeping whatever reached the disk.
+
+        The file is cut back to its last whole fragment (a half-written one
+        would end playback with a decoding error); the duration is read back.
+        """
         self._abandon()
-        return WrittenSegment(self.path, self.duration, self.video_frames, _size(self.path))
+        trim_to_whole_boxes(self.path)
+        scanned = scan_segment(self.path)
+        if scanned is None:
+            return WrittenSegment(self.path, 0.0, 0, _size(self.path))
+        return WrittenSegment(self.path, scanned.duration, scanned.video_frames, scanned.bytes)
 
     def _abandon(self) -> None:
         with contextlib.suppress(Exception):
             self._output.close()
+
+
+def trim_to_whole_boxes(path: Path) -> bool:
+    """Cut a fragmented MP4 back to its last whole fragment; True if it was cut.
+
+    A write error or a crash can leave a fragment half on disk: its ``moof``
+    promises more data than follows. Everything from the first incomplete
+    top-level box (and a ``moof`` left without its ``mdat``) is removed.
+    """
+    try:
+        with path.open("r+b") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            pos = keep = 0
+            while pos + 8 <= size:
+                handle.seek(pos)
+                header = handle.read(16)
+                length = int.from_bytes(header[:4], "big")
+                box_type = header[4:8]
+                if length == 1 and len(header) == 16:
+                    length = int.from_bytes(header[8:16], "big")
+                elif length == 0:
+                    length = size - pos  # runs to the end of the file
+                if length < 8 or pos + length > size:
+                    break
+                pos += length
+                if box_type != b"moof":
+                    keep = pos
+            if keep < size:
+                handle.truncate(keep)
+                return True
+    except OSError:
+        return False
+    return False
+
+
+def _incomplete_error(path: Path) -> OSError:
+    """The error for a file that did not reach the disk whole (a full disk, most likely)."""
+    try:
+        full = shutil.disk_usage(path.parent).free < 1024 * 1024
+    except OSError:
+        full = False
+    code = errno.ENOSPC if full else errno.EIO
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _size(path: Path) -> int:
