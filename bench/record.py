@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "custom_components" / "nvr"))
+sys.path.append(str(ROOT / "custom_components" / "nvr"))  # after the stdlib: the integration has a select.py
 sys.path.append(str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 

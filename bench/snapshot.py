@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # The engine as a top-level package, and tests/ for rtsp_peer (after it: tests/engine would shadow it).
-sys.path.insert(0, str(ROOT / "custom_components" / "nvr"))
+sys.path.append(str(ROOT / "custom_components" / "nvr"))  # after the stdlib: the integration has a select.py
 sys.path.append(str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 

@@ -6,20 +6,32 @@ import logging
 import os
 from datetime import datetime, timedelta
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 
-from .const import CONF_STORAGE_PATH, DOMAIN, MANUFACTURER, PRUNE_INTERVAL, STATS_INTERVAL, storage_signal
+from .const import (
+    CONF_STORAGE_PATH,
+    DOMAIN,
+    MANUFACTURER,
+    PRUNE_INTERVAL,
+    STATS_INTERVAL,
+    motion_signal,
+    storage_signal,
+)
+from .engine import MotionWorker, Recorder
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
 from .runtime import (
     NvrConfigEntry,
     NvrData,
     build_channel,
+    build_motion,
     build_recorder,
     channel_subentries,
+    motion_config,
     open_archive,
     prune,
     recorder_settings,
@@ -29,10 +41,19 @@ from .runtime import (
     stream_part,
 )
 from .storage import check_storage_path
+from .views import async_register_views
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA, Platform.SELECT, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.CAMERA,
+    Platform.EVENT,
+    Platform.IMAGE,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
@@ -63,14 +84,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
             recorder, recording_issues = build_recorder(hass, entry, subentry, data.archive)
             data.recorders[subentry.subentry_id] = recorder
             data.recording_issues[subentry.subentry_id] = recording_issues
-        channel, issues = build_channel(hass, entry, subentry, recorder)
+        worker = _build_motion(hass, entry, data, subentry, recorder)
+        channel, issues = build_channel(hass, entry, subentry, recorder, worker)
         data.channels[subentry.subentry_id] = channel
         data.issues[subentry.subentry_id] = issues
         data.subentry_data[subentry.subentry_id] = stream_part(subentry.data)
     entry.runtime_data = data
+    async_register_views(hass)  # playback in the media browser (once per HA run)
     # Recorders first, so the first packets of every channel have somewhere to go.
     for recorder in data.recorders.values():
         recorder.start()  # starting a thread does not block
+    for worker in data.motion.values():
+        worker.start()
     for channel in data.channels.values():
         channel.start()
     try:
@@ -122,6 +147,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     return bool(unload_ok)
 
 
+def _build_motion(
+    hass: HomeAssistant, entry: NvrConfigEntry, data: NvrData, subentry: ConfigSubentry, recorder: Recorder | None
+) -> MotionWorker:
+    root = data.archive.root if data.archive is not None else None
+    worker, state = build_motion(hass, entry, subentry, recorder, root)
+    data.motion[subentry.subentry_id] = worker
+    data.motion_states[subentry.subentry_id] = state
+    return worker
+
+
 def _storage_usable(path: str) -> bool:
     """Whether the storage folder can be written and its archive opened now; blocking."""
     if check_storage_path(path) is not None:
@@ -155,7 +190,7 @@ async def _async_prune(hass: HomeAssistant, entry: NvrConfigEntry, data: NvrData
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
-    """Reload when channels' streams changed; apply recording settings live."""
+    """Reload when channels' streams changed; apply recording and motion settings live."""
     data = entry.runtime_data
     subentries = channel_subentries(entry)
     current = {s.subentry_id: stream_part(s.data) for s in subentries}
@@ -169,6 +204,10 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
         data.archive.set_policy(policy)
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
     for subentry in subentries:
+        worker = data.motion.get(subentry.subentry_id)
+        if worker is not None and (config := motion_config(subentry.data)) != worker.config:
+            worker.apply(config)  # queued to the motion worker's thread
+            async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)
         recorder = data.recorders.get(subentry.subentry_id)
         if recorder is None:
             continue

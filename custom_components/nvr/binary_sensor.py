@@ -1,4 +1,4 @@
-"""The "Video signal" and "Recording" sensors of each channel."""
+"""The "Video signal", "Recording" and "Motion" sensors of each channel."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .engine import MAIN, Channel
-from .entity import NvrChannelEntity, NvrRecordingEntity
-from .runtime import NvrConfigEntry, channel_subentries
+from .entity import NvrChannelEntity, NvrMotionEntity, NvrRecordingEntity
+from .runtime import NvrConfigEntry, channel_subentries, motion_config
 
 PARALLEL_UPDATES = 0
 
@@ -25,7 +25,11 @@ async def async_setup_entry(
     for subentry in channel_subentries(entry):
         channel = entry.runtime_data.channels[subentry.subentry_id]
         async_add_entities(
-            [VideoSignalSensor(entry, subentry, channel), RecordingSensor(entry, subentry)],
+            [
+                VideoSignalSensor(entry, subentry, channel),
+                RecordingSensor(entry, subentry),
+                MotionSensor(entry, subentry),
+            ],
             config_subentry_id=subentry.subentry_id,
         )
 
@@ -90,4 +94,31 @@ class RecordingSensor(NvrRecordingEntity, BinarySensorEntity):
         attrs: dict[str, Any] = {"mode": status.mode.value, "manual": status.manual}
         if status.fault is not None:
             attrs["fault"] = status.fault.value
+        return attrs
+
+
+class MotionSensor(NvrMotionEntity, BinarySensorEntity):
+    """On from the first moving frame until the off delay has passed without motion."""
+
+    _attr_device_class = BinarySensorDeviceClass.MOTION
+    _attr_translation_key = "motion"
+
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+        """Create the motion sensor of one channel."""
+        super().__init__(entry, subentry)
+        self._attr_unique_id = f"{subentry.subentry_id}_motion"
+
+    @property
+    def is_on(self) -> bool:
+        """Whether a motion event is going on."""
+        return self.motion_state.motion
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Whether detection is on, and the latest event's id and peak score."""
+        attrs: dict[str, Any] = {"detection": motion_config(self.channel_data).enabled}
+        update = self.motion_state.update
+        if update is not None:
+            attrs["event_id"] = update.event_id
+            attrs["score"] = round(update.score, 2)
         return attrs

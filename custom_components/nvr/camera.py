@@ -19,10 +19,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 
-from .const import CONF_RTSP_TRANSPORT, DOMAIN, EXPORT_FOLDER, recording_signal
+from .const import CONF_MOTION_ENABLED, CONF_RTSP_TRANSPORT, DOMAIN, EXPORT_FOLDER, motion_signal, recording_signal
 from .engine import MAIN, SUB, Channel, ExportError, Recorder, RecorderStatus, export_clip
-from .entity import NvrChannelEntity
-from .runtime import NvrConfigEntry, channel_subentries
+from .entity import NvrChannelEntity, async_update_channel_data
+from .runtime import NvrConfigEntry, channel_subentries, motion_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -105,6 +105,16 @@ class NvrCamera(NvrChannelEntity, Camera):
                 self.hass, recording_signal(self._entry_id, self._subentry_id), self._async_recording_changed
             )
         )
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, motion_signal(self._entry_id, self._subentry_id), self._async_motion_changed
+            )
+        )
+
+    @callback
+    def _async_motion_changed(self, update) -> None:
+        if update is None:  # settings changed: motion detection may have been switched
+            self.async_write_ha_state()
 
     @callback
     def _async_recording_changed(self, _status: RecorderStatus) -> None:
@@ -137,6 +147,22 @@ class NvrCamera(NvrChannelEntity, Camera):
         if self._role != MAIN or self._recorder is None:
             return False
         return self._recorder.status.recording and self.stream_status.connected
+
+    @property
+    def motion_detection_enabled(self) -> bool:
+        """Whether the channel's motion detection is on (the same for both of its cameras)."""
+        subentry = self._entry.subentries.get(self._subentry_id)
+        return subentry is not None and motion_config(subentry.data).enabled
+
+    async def async_enable_motion_detection(self) -> None:
+        """Turn the channel's motion detection on (kept across restarts)."""
+        async_update_channel_data(self.hass, self._entry, self._subentry_id, {CONF_MOTION_ENABLED: True})
+        self.async_write_ha_state()
+
+    async def async_disable_motion_detection(self) -> None:
+        """Turn the channel's motion detection off; a running event ends."""
+        async_update_channel_data(self.hass, self._entry, self._subentry_id, {CONF_MOTION_ENABLED: False})
+        self.async_write_ha_state()
 
     async def stream_source(self) -> str | None:
         """The RTSP URL with credentials, for HA's stream (HLS) and go2rtc (WebRTC)."""

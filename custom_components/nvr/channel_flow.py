@@ -7,12 +7,14 @@ timeout); what was found is shown before the channel is saved.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -26,23 +28,41 @@ from homeassistant.helpers.selector import (
 
 from .const import (
     CONF_MAIN_URL,
+    CONF_MOTION_DETECT_FPS,
+    CONF_MOTION_LOW_POWER,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RTSP_TRANSPORT,
     CONF_SUB_URL,
+    DEFAULT_MOTION_DETECT_FPS,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
     DEFAULT_TRANSPORT,
     DOMAIN,
     PROBE_TIMEOUT,
 )
-from .engine import InvalidUrlError, StreamError, StreamInfo, StreamSource, probe, redact, split_credentials, stream_key
+from .engine import (
+    InvalidUrlError,
+    InvalidZoneError,
+    StreamError,
+    StreamInfo,
+    StreamSource,
+    format_polygons,
+    parse_polygons,
+    probe,
+    redact,
+    split_credentials,
+    stream_key,
+)
 from .engine.source import TRANSPORTS
 from .runtime import channel_subentries
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _TEXT = TextSelector()
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_POLYGONS = TextSelector(TextSelectorConfig(multiline=True))
 
 CHANNEL_SCHEMA = vol.Schema(
     {
@@ -64,8 +84,29 @@ CHANNEL_SCHEMA = vol.Schema(
         vol.Required(CONF_POST_ROLL, default=DEFAULT_POST_ROLL): NumberSelector(
             NumberSelectorConfig(min=0, max=600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX)
         ),
+        vol.Optional(CONF_MOTION_ZONES): _POLYGONS,
+        vol.Optional(CONF_MOTION_MASKS): _POLYGONS,
+        vol.Required(CONF_MOTION_DETECT_FPS, default=DEFAULT_MOTION_DETECT_FPS): NumberSelector(
+            NumberSelectorConfig(min=0.5, max=15, step=0.5, unit_of_measurement="fps", mode=NumberSelectorMode.BOX)
+        ),
+        vol.Required(CONF_MOTION_LOW_POWER, default=False): BooleanSelector(),
     }
 )
+
+
+def validate_polygons(value: Any) -> str:
+    """Zones or masks from the form (text ``x,y x,y x,y; ...`` or JSON lists) as stored text.
+
+    Raises ``InvalidZoneError``.
+    """
+    text = str(value or "").strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError as err:
+            raise InvalidZoneError("not_a_list", f"not valid JSON: {err}") from None
+        return format_polygons(parse_polygons(parsed))
+    return format_polygons(parse_polygons(text))
 
 
 class ChannelSubentryFlow(ConfigSubentryFlow):
@@ -161,8 +202,16 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
                 errors[field] = "already_configured"
         if CONF_SUB_URL in keys and keys[CONF_SUB_URL] == keys.get(CONF_MAIN_URL):
             errors[CONF_SUB_URL] = "same_as_main"
+        polygons: dict[str, str] = {}
+        problems: list[str] = []
+        for field in (CONF_MOTION_ZONES, CONF_MOTION_MASKS):
+            try:
+                polygons[field] = validate_polygons(user_input.get(field))
+            except InvalidZoneError as err:
+                errors[field] = f"polygon_{err.reason}"
+                problems.append(f"{'Zones' if field == CONF_MOTION_ZONES else 'Masks'}: {err}")
         if errors:
-            return errors, ""
+            return errors, "; ".join(problems)
 
         sources = {f: StreamSource(u, username, password, transport) for f, u in urls.items()}
         results = await asyncio.gather(*(self.hass.async_add_executor_job(_probe_quietly, s) for s in sources.values()))
@@ -186,6 +235,10 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             CONF_RTSP_TRANSPORT: transport,
             CONF_PRE_ROLL: int(user_input.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL)),
             CONF_POST_ROLL: int(user_input.get(CONF_POST_ROLL, DEFAULT_POST_ROLL)),
+            CONF_MOTION_ZONES: polygons[CONF_MOTION_ZONES],
+            CONF_MOTION_MASKS: polygons[CONF_MOTION_MASKS],
+            CONF_MOTION_DETECT_FPS: float(user_input.get(CONF_MOTION_DETECT_FPS, DEFAULT_MOTION_DETECT_FPS)),
+            CONF_MOTION_LOW_POWER: bool(user_input.get(CONF_MOTION_LOW_POWER, False)),
         }
         return {}, ""
 

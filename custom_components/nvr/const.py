@@ -66,6 +66,42 @@ def recording_signal(entry_id: str, subentry_id: str) -> str:
     return f"{DOMAIN}_recording_{entry_id}_{subentry_id}"
 
 
+# Motion detection, per channel (subentry data; read with .get and these defaults; applied live).
+CONF_MOTION_ENABLED: Final = "motion_enabled"
+CONF_MOTION_SENSITIVITY: Final = "motion_sensitivity"
+CONF_MOTION_MIN_AREA: Final = "motion_min_area"
+CONF_MOTION_OFF_DELAY: Final = "motion_off_delay"
+CONF_MOTION_DETECT_FPS: Final = "motion_detect_fps"
+CONF_MOTION_ZONES: Final = "motion_zones"
+CONF_MOTION_MASKS: Final = "motion_masks"
+CONF_MOTION_LOW_POWER: Final = "motion_low_power"
+MOTION_KEYS: Final = frozenset(
+    {
+        CONF_MOTION_ENABLED,
+        CONF_MOTION_SENSITIVITY,
+        CONF_MOTION_MIN_AREA,
+        CONF_MOTION_OFF_DELAY,
+        CONF_MOTION_DETECT_FPS,
+        CONF_MOTION_ZONES,
+        CONF_MOTION_MASKS,
+        CONF_MOTION_LOW_POWER,
+    }
+)
+"""Channel settings applied to a running motion detector, without a reload."""
+DEFAULT_MOTION_ENABLED: Final = True
+DEFAULT_MOTION_SENSITIVITY: Final = 50
+DEFAULT_MOTION_MIN_AREA: Final = 0.5
+DEFAULT_MOTION_OFF_DELAY: Final = 10
+DEFAULT_MOTION_DETECT_FPS: Final = 5
+EVENT_MOTION: Final = "nvr_motion"
+"""Bus event fired when a channel's motion event starts or ends."""
+
+
+def motion_signal(entry_id: str, subentry_id: str) -> str:
+    """Dispatcher signal carrying a MotionUpdate (or None: settings changed) for one channel."""
+    return f"{DOMAIN}_motion_{entry_id}_{subentry_id}"
+
+
 def storage_signal(entry_id: str) -> str:
     """Dispatcher signal sent when an NVR's storage figures were refreshed."""
     return f"{DOMAIN}_storage_{entry_id}"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .const import DOMAIN, MANUFACTURER, recording_signal, status_signal
-from .engine import MAIN, Channel, Recorder, RecorderStatus, StreamStatus
-from .runtime import NvrConfigEntry
+from .const import DOMAIN, MANUFACTURER, motion_signal, recording_signal, status_signal
+from .engine import MAIN, Channel, MotionUpdate, Recorder, RecorderStatus, StreamStatus
+from .runtime import MotionState, NvrConfigEntry
 
 
 def channel_device_info(entry: NvrConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
@@ -112,4 +115,51 @@ class NvrRecordingEntity(Entity):
 
     @callback
     def _async_recording_changed(self, _status: RecorderStatus) -> None:
+        self.async_write_ha_state()
+
+
+@callback
+def async_update_channel_data(
+    hass: HomeAssistant, entry: NvrConfigEntry, subentry_id: str, changes: Mapping[str, Any]
+) -> None:
+    """Store channel settings in its subentry; the entry's update listener applies them live."""
+    subentry = entry.subentries[subentry_id]
+    hass.config_entries.async_update_subentry(entry, subentry, data={**subentry.data, **changes})
+
+
+class NvrMotionEntity(Entity):
+    """An entity of one channel that follows its motion detection."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+        """Bind the entity to a channel's motion detection."""
+        self._entry = entry
+        self._entry_id = entry.entry_id
+        self._subentry_id = subentry.subentry_id
+        self._attr_device_info = channel_device_info(entry, subentry)
+
+    @property
+    def motion_state(self) -> MotionState:
+        """What the channel's detector reported last."""
+        return self._entry.runtime_data.motion_states[self._subentry_id]
+
+    @property
+    def channel_data(self) -> Mapping[str, Any]:
+        """The channel's stored settings."""
+        subentry = self._entry.subentries.get(self._subentry_id)
+        return subentry.data if subentry is not None else {}
+
+    async def async_added_to_hass(self) -> None:
+        """Follow motion events and settings changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, motion_signal(self._entry_id, self._subentry_id), self._async_motion_update
+            )
+        )
+
+    @callback
+    def _async_motion_update(self, _update: MotionUpdate | None) -> None:
         self.async_write_ha_state()

@@ -13,19 +13,30 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_EVENT_RETAIN_DAYS,
     CONF_MAIN_URL,
     CONF_MAX_STORAGE_GB,
     CONF_MIN_FREE_GB,
+    CONF_MOTION_DETECT_FPS,
+    CONF_MOTION_ENABLED,
+    CONF_MOTION_LOW_POWER,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_MIN_AREA,
+    CONF_MOTION_OFF_DELAY,
+    CONF_MOTION_SENSITIVITY,
+    CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RECORDING_MODE,
@@ -36,15 +47,24 @@ from .const import (
     DEFAULT_EVENT_RETAIN_DAYS,
     DEFAULT_MAX_STORAGE_GB,
     DEFAULT_MIN_FREE_GB,
+    DEFAULT_MOTION_DETECT_FPS,
+    DEFAULT_MOTION_ENABLED,
+    DEFAULT_MOTION_MIN_AREA,
+    DEFAULT_MOTION_OFF_DELAY,
+    DEFAULT_MOTION_SENSITIVITY,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
     DEFAULT_RECORDING_MODE,
     DEFAULT_RETAIN_DAYS,
     DEFAULT_SEGMENT_SECONDS,
     DEFAULT_TRANSPORT,
+    DOMAIN,
+    EVENT_MOTION,
+    MOTION_KEYS,
     RECORDER_STOP_TIMEOUT,
     RECORDING_KEYS,
     SUBENTRY_CHANNEL,
+    motion_signal,
     recording_signal,
     status_signal,
 )
@@ -52,6 +72,10 @@ from .engine import (
     Archive,
     Channel,
     ChannelConfig,
+    MotionConfig,
+    MotionSettings,
+    MotionUpdate,
+    MotionWorker,
     Recorder,
     RecorderSettings,
     RecorderStatus,
@@ -79,6 +103,18 @@ def _snapshot_pool() -> ThreadPoolExecutor:
 
 
 @dataclass
+class MotionState:
+    """What Home Assistant shows of a channel's motion detection (event loop only)."""
+
+    motion: bool = False
+    update: MotionUpdate | None = None
+    """The latest start or end."""
+    image: bytes | None = None
+    """JPEG of the latest event's peak frame (its first frame while it runs)."""
+    image_time: datetime | None = None
+
+
+@dataclass
 class NvrData:
     """What a loaded NVR entry holds at runtime."""
 
@@ -99,6 +135,9 @@ class NvrData:
     recorders: dict[str, Recorder] = field(default_factory=dict)
     """Recorders by subentry id (none while the storage folder is unusable)."""
     recording_issues: dict[str, RecordingIssues] = field(default_factory=dict)
+    motion: dict[str, MotionWorker] = field(default_factory=dict)
+    """Motion detectors by subentry id."""
+    motion_states: dict[str, MotionState] = field(default_factory=dict)
     unsubs: list[CALLBACK_TYPE] = field(default_factory=list)
     """Timers to cancel on unload or shutdown."""
     io_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,8 +154,8 @@ def channel_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
 
 
 def stream_part(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Channel data that needs a reload when it changes (all but the recording settings)."""
-    return {k: v for k, v in data.items() if k not in RECORDING_KEYS}
+    """Channel data that needs a reload when it changes (all but the recording and motion settings)."""
+    return {k: v for k, v in data.items() if k not in RECORDING_KEYS and k not in MOTION_KEYS}
 
 
 def sources_from_data(data: Mapping[str, Any]) -> tuple[StreamSource, StreamSource | None]:
@@ -157,6 +196,25 @@ def recorder_settings(options: Mapping[str, Any], data: Mapping[str, Any]) -> Re
         pre_roll=float(data.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL)),
         post_roll=float(data.get(CONF_POST_ROLL, DEFAULT_POST_ROLL)),
     )
+
+
+def motion_config(data: Mapping[str, Any]) -> MotionConfig:
+    """A channel's motion detection settings (defaults for what is unset or invalid)."""
+    enabled = bool(data.get(CONF_MOTION_ENABLED, DEFAULT_MOTION_ENABLED))
+    low_power = bool(data.get(CONF_MOTION_LOW_POWER, False))
+    try:
+        settings = MotionSettings(
+            sensitivity=int(data.get(CONF_MOTION_SENSITIVITY, DEFAULT_MOTION_SENSITIVITY)),
+            min_area=float(data.get(CONF_MOTION_MIN_AREA, DEFAULT_MOTION_MIN_AREA)),
+            detect_fps=float(data.get(CONF_MOTION_DETECT_FPS, DEFAULT_MOTION_DETECT_FPS)),
+            off_delay=float(data.get(CONF_MOTION_OFF_DELAY, DEFAULT_MOTION_OFF_DELAY)),
+            zones=data.get(CONF_MOTION_ZONES) or None,
+            masks=data.get(CONF_MOTION_MASKS) or None,
+        )
+    except (TypeError, ValueError) as err:  # hand-edited storage: detect with the defaults
+        _LOGGER.warning("Invalid motion settings, using the defaults: %s", err)
+        settings = MotionSettings()
+    return MotionConfig(settings, enabled=enabled, low_power=low_power)
 
 
 def open_archive(path: str, policy: RetentionPolicy) -> tuple[Archive, StorageStats]:
@@ -201,6 +259,8 @@ def stop_all(data: NvrData) -> bool:
     Safe to call twice (HA stop, then unload). True if every thread ended in time.
     """
     ended = stop_channels(list(data.channels.values()))
+    for worker in data.motion.values():  # ends running events before the recorders close
+        ended = worker.stop() and ended
     recorders = list(data.recorders.values())
     for recorder in recorders:
         recorder.stop(0)  # queue the stop for all first, so they finish together
@@ -253,8 +313,56 @@ def build_recorder(
     return recorder, issues
 
 
+def build_motion(
+    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, recorder: Recorder | None, root: Path | None
+) -> tuple[MotionWorker, MotionState]:
+    """Create the motion detector of a subentry, wired to its state, the dispatcher and the bus."""
+    name = subentry.data.get(CONF_NAME) or subentry.title
+    subentry_id = subentry.subentry_id
+    signal = motion_signal(entry.entry_id, subentry_id)
+    state = MotionState()
+
+    @callback
+    def _on_loop(update: MotionUpdate) -> None:
+        state.motion = update.kind == "motion_start"
+        state.update = update
+        if update.jpeg is not None:
+            state.image = update.jpeg
+            state.image_time = dt_util.utcnow()
+        async_dispatcher_send(hass, signal, update)
+        camera = er.async_get(hass).async_get_entity_id("camera", DOMAIN, f"{subentry_id}_main")
+        hass.bus.async_fire(
+            EVENT_MOTION,
+            {
+                "entry_id": entry.entry_id,
+                "channel_id": subentry_id,
+                "channel": name,
+                "entity_id": camera,
+                "event_id": update.event_id,
+                "kind": "start" if update.kind == "motion_start" else "end",
+                "start": dt_util.utc_from_timestamp(update.start).isoformat(),
+                "end": dt_util.utc_from_timestamp(update.end).isoformat() if update.end is not None else None,
+                "score": round(update.score, 2),
+                "snapshot": str(root / update.thumbnail) if root is not None and update.thumbnail else None,
+            },
+        )
+
+    def _on_event(update: MotionUpdate) -> None:
+        # Called from the motion worker's thread.
+        _threadsafe(hass, _on_loop, update)
+
+    worker = MotionWorker(
+        subentry_id, motion_config(subentry.data), recorder=recorder, root=root, on_event=_on_event, label=name
+    )
+    return worker, state
+
+
 def build_channel(
-    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, recorder: Recorder | None = None
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    subentry: ConfigSubentry,
+    recorder: Recorder | None = None,
+    motion: MotionWorker | None = None,
 ) -> tuple[Channel, ChannelIssues]:
     """Create the engine channel of a subentry, wired to the dispatcher."""
     main, sub = sources_from_data(subentry.data)
@@ -272,4 +380,4 @@ def build_channel(
         # Called from a reader thread.
         _threadsafe(hass, _on_loop, role, status)
 
-    return Channel(config, _on_status, recorder=recorder), issues
+    return Channel(config, _on_status, recorder=recorder, motion=motion), issues

@@ -251,3 +251,16 @@ def test_mode_off_records_nothing(recording_server, tmp_path: Path) -> None:
         assert not rec.status.recording
     assert arc.index.segments() == []
     assert not list(tmp_path.glob("chan1/**/*.mp4"))
+
+
+def test_recording_status_does_not_blink_between_files(rtsp_server, tmp_path: Path) -> None:
+    """A new file every 2 s: 'recording' stays on across the switch (automations watch it)."""
+    statuses = []
+    settings = RecorderSettings(segment_seconds=2)
+    with recording(rtsp_server.url("/live"), tmp_path, settings, on_status=statuses.append) as (arc, _rec, _chan):
+        wait_segments(arc, 3, 20)
+        seen = list(statuses)
+    first_on = next(i for i, s in enumerate(seen) if s.recording)
+    files = {s.segment for s in seen[first_on:]}
+    assert len(files) >= 3, files  # it did switch files while watched
+    assert all(s.recording for s in seen[first_on:]), [(s.recording, s.segment) for s in seen[first_on:]]

@@ -11,6 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.nvr.const import (
     CONF_MAIN_URL,
+    CONF_MOTION_ENABLED,
     CONF_RTSP_TRANSPORT,
     CONF_STORAGE_PATH,
     CONF_SUB_URL,
@@ -25,8 +26,14 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/nvr."""
 
 
-def channel_data(name: str, main_url: str, sub_url: str = "", username: str = "", password: str = "") -> dict[str, Any]:
-    """Subentry data of a channel, as the channel flow stores it."""
+def channel_data(
+    name: str, main_url: str, sub_url: str = "", username: str = "", password: str = "", motion: bool = False
+) -> dict[str, Any]:
+    """Subentry data of a channel, as the channel flow stores it.
+
+    Motion detection is off unless ``motion`` is set: the test feeds move all
+    the time, and other tests should not pay for (or see events of) it.
+    """
     return {
         "name": name,
         CONF_MAIN_URL: main_url,
@@ -34,6 +41,7 @@ def channel_data(name: str, main_url: str, sub_url: str = "", username: str = ""
         "username": username,
         "password": password,
         CONF_RTSP_TRANSPORT: "tcp",
+        CONF_MOTION_ENABLED: motion,
     }
 
 

@@ -10,6 +10,8 @@ from .avopen import SUPPORTED_CODECS
 from .channel import MAIN, SUB, Channel, ChannelConfig, stop_channels
 from .export import ExportedClip, ExportError, export_clip
 from .index import Event, RecordingIndex, Segment
+from .motion import InvalidZoneError, MotionSettings, format_polygons, parse_polygons
+from .motion_worker import MotionConfig, MotionUpdate, MotionWorker
 from .probe import probe
 from .recorder import DiskFault, EventKind, Recorder, RecorderSettings, RecorderStatus, RecordingMode
 from .retention import PruneResult, RetentionPolicy
@@ -37,6 +39,11 @@ __all__ = [
     "ExportedClip",
     "FailureReason",
     "InvalidUrlError",
+    "InvalidZoneError",
+    "MotionConfig",
+    "MotionSettings",
+    "MotionUpdate",
+    "MotionWorker",
     "PruneResult",
     "Recorder",
     "RecorderSettings",
@@ -51,6 +58,8 @@ __all__ = [
     "StreamSource",
     "StreamStatus",
     "export_clip",
+    "format_polygons",
+    "parse_polygons",
     "probe",
     "redact",
     "split_credentials",

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .index import Event, IndexDamagedError, RecordingIndex
-from .layout import INDEX_NAME, iter_event_logs, iter_segment_files, remove_empty_parents
+from .layout import (
+    INDEX_NAME,
+    SEGMENT_SUFFIX,
+    iter_event_logs,
+    iter_segment_files,
+    parse_segment_relpath,
+    remove_empty_parents,
+)
 from .retention import DiskSpace, Pruner, RetentionPolicy
 from .segment import scan_segment, trim_to_whole_boxes
 
@@ -93,9 +100,11 @@ class Archive:
         for channel_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
             hours = sorted(channel_dir.glob("????-??-??/??"))[-2:]
             for hour in hours:
-                for relpath, channel, start in iter_segment_files(self.root, channel_dir.name):
-                    if relpath.startswith(hour.relative_to(self.root).as_posix() + "/"):
-                        yield relpath, channel, start
+                # Only the hour's own files: listing the whole channel costs minutes with months of footage.
+                for path in sorted(hour.glob(f"*{SEGMENT_SUFFIX}")):
+                    relpath = path.relative_to(self.root).as_posix()
+                    if (parsed := parse_segment_relpath(relpath)) is not None:
+                        yield relpath, parsed[0], parsed[1]
 
     def _measure(self, relpath: str, channel: str, start: float) -> int:
         path = self.root / relpath
@@ -124,7 +133,13 @@ class Archive:
                 try:
                     raw = json.loads(line)
                     event = Event(
-                        str(raw["id"]), channel, str(raw["kind"]), float(raw["start"]), raw.get("end"), raw.get("score")
+                        str(raw["id"]),
+                        channel,
+                        str(raw["kind"]),
+                        float(raw["start"]),
+                        raw.get("end"),
+                        raw.get("score"),
+                        raw.get("thumbnail"),
                     )
                 except (ValueError, KeyError, TypeError):
                     continue

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from .placeholder import no_signal_jpeg
-from .reader import PacketSink, StreamReader
+from .reader import PacketSink, StreamReader, combine_sinks
 from .snapshot import SnapshotError, gop_jpeg
 from .source import StreamSource
 from .status import StreamStatus
@@ -39,13 +39,19 @@ class Channel:
         config: ChannelConfig,
         on_status: Callable[[str, StreamStatus], None] | None = None,
         recorder: PacketSink | None = None,
+        motion: PacketSink | None = None,
     ) -> None:
         """Create readers for the channel's streams; call start() to run them.
 
-        A ``recorder`` receives every packet of the main stream.
+        A ``recorder`` receives every packet of the main stream. A ``motion``
+        sink (the motion detector) receives the packets of the sub stream, or
+        of the main stream when there is no sub stream.
         """
         self.config = config
         self.recorder = recorder
+        self.motion = motion
+        self.motion_role = SUB if config.sub is not None else MAIN
+        """The stream motion detection analyses."""
         self.readers: dict[str, StreamReader] = {}
         streams = {MAIN: config.main, SUB: config.sub}
         for role, source in streams.items():
@@ -57,7 +63,7 @@ class Channel:
                 f"{config.key}-{role}",
                 callback,
                 label=f"{config.name} ({role})",
-                sink=recorder if role == MAIN else None,
+                sink=combine_sinks(recorder if role == MAIN else None, motion if role == self.motion_role else None),
             )
 
     def start(self) -> None:

@@ -257,6 +257,10 @@ class RecordingIndex:
         """Set an event's end (and score)."""
         self._exec("UPDATE events SET end = ?, score = COALESCE(?, score) WHERE id = ?", (end, score, event_id))
 
+    def set_event_thumbnail(self, event_id: str, thumbnail: str | None) -> None:
+        """Set the relative path of an event's thumbnail (JPEG)."""
+        self._exec("UPDATE events SET thumbnail = ? WHERE id = ?", (thumbnail, event_id))
+
     def events(
         self,
         channel: str | None = None,
@@ -298,3 +302,55 @@ class RecordingIndex:
         rows = self._all(f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where}", args)  # noqa: S608
         self._exec(f"DELETE FROM events WHERE {where}", args)  # noqa: S608
         return [Event(*row) for row in rows]
+
+    # -- browsing (playback) ----------------------------------------------------
+    # A file belongs to the hour (and day) in which it starts: recorders start a
+    # new file on every UTC hour, so in practice no file crosses an hour.
+
+    def segment(self, segment_id: int) -> Segment | None:
+        """One segment by id."""
+        rows = self._all(f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE id = ?", (segment_id,))  # noqa: S608
+        return Segment(*rows[0][:6], bool(rows[0][6])) if rows else None
+
+    def segments_starting(self, channel: str, start: float, end: float) -> list[Segment]:
+        """Segments of ``channel`` starting in [start, end), oldest first (an index range scan)."""
+        rows = self._all(
+            f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE channel = ? AND start >= ? AND start < ?"  # noqa: S608
+            " ORDER BY start",
+            (channel, start, end),
+        )
+        return [Segment(*row[:6], bool(row[6])) for row in rows]
+
+    def footage_buckets(self, channel: str, start: float, end: float, step: float = 3600.0) -> list[float]:
+        """Starts of the ``step``-long buckets from ``start`` to ``end`` in which a segment starts, oldest first."""
+        rows = self._all(
+            "SELECT DISTINCT CAST((start - ?) / ? AS INTEGER) FROM segments"
+            " WHERE channel = ? AND start >= ? AND start < ? AND end > start",
+            (start, step, channel, start, end),
+        )
+        return [start + n * step for n in sorted(row[0] for row in rows)]
+
+    def footage_days(self, channel: str, day_of, before: float | None = None, limit: int = 31) -> list:
+        """Days in which footage of ``channel`` starts, newest first, before ``before`` (at most ``limit``).
+
+        ``day_of(t)`` maps an epoch to ``(day, day_start_epoch)`` in the viewer's
+        time zone. One indexed query per day listed, however long the archive.
+        """
+        days: list = []
+        cursor = before if before is not None else float("inf")
+        while len(days) < limit:
+            rows = self._all(
+                "SELECT start FROM segments WHERE channel = ? AND start < ? AND end > start"
+                " ORDER BY start DESC LIMIT 1",
+                (channel, cursor),
+            )
+            if not rows:
+                break
+            day, day_start = day_of(rows[0][0])
+            days.append(day)
+            cursor = day_start
+        return days
+
+    def event_count(self, channel: str) -> int:
+        """How many events ``channel`` has."""
+        return int(self._all("SELECT COUNT(*) FROM events WHERE channel = ?", (channel,))[0][0])

@@ -61,6 +61,14 @@ def events_log_relpath(channel: str, moment: float) -> str:
     return f"{channel}/{EVENTS_FOLDER}/{day:%Y-%m-%d}.jsonl"
 
 
+def thumbnail_relpath(channel: str, event_id: str, start: float) -> str:
+    """The JPEG of an event: ``<channel>/events/<YYYY-MM-DD of its start, UTC>/<event id>.jpg``."""
+    if not valid_channel_id(channel) or not valid_channel_id(event_id):
+        raise ValueError(f"invalid channel or event id {channel!r} / {event_id!r}")
+    day = datetime.fromtimestamp(start, UTC)
+    return f"{channel}/{EVENTS_FOLDER}/{day:%Y-%m-%d}/{event_id}.jpg"
+
+
 def iter_event_logs(root: Path):
     """Yield (path, channel, day start epoch) of every events log."""
     for log in sorted(root.glob(f"*/{EVENTS_FOLDER}/*.jsonl")):

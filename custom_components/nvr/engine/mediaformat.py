@@ -56,6 +56,9 @@ class MediaFormat:
         self.width: int = ctx.width
         self.height: int = ctx.height
         self.video_time_base: Fraction = video.time_base or Fraction(1, 90000)
+        self.video_seconds_per_tick: float = float(self.video_time_base)
+        """The time base as a float, for per-packet arithmetic (Fractions are slow)."""
+        self.video_extradata: bytes | None = bytes(ctx.extradata) if ctx.extradata else None
         self.audio: AudioFormat | None = None
         self._audio: Stream | None = None
         if audio is not None and audio.codec_context is not None:

@@ -54,6 +54,44 @@ class PacketSink(Protocol):
         """The connection ended (lost, closed or stopped)."""
 
 
+class FanOutSink:
+    """A :class:`PacketSink` that hands every call on to several sinks, in order.
+
+    One sink raising does not keep the packet from the others.
+    """
+
+    def __init__(self, *sinks: PacketSink | None) -> None:
+        """Wrap the given sinks (``None`` entries are left out)."""
+        self.sinks: tuple[PacketSink, ...] = tuple(s for s in sinks if s is not None)
+
+    def _each(self, name: str, *args) -> None:
+        for sink in self.sinks:
+            try:
+                getattr(sink, name)(*args)
+            except Exception:
+                _LOGGER.exception("Packet sink %r failed in %s", sink, name)
+
+    def stream_started(self, media: MediaFormat, wall_time: float) -> None:
+        """Pass on to every sink."""
+        self._each("stream_started", media, wall_time)
+
+    def packet(self, packet: EncodedPacket, audio: bool) -> None:
+        """Pass on to every sink."""
+        self._each("packet", packet, audio)
+
+    def stream_ended(self) -> None:
+        """Pass on to every sink."""
+        self._each("stream_ended")
+
+
+def combine_sinks(*sinks: PacketSink | None) -> PacketSink | None:
+    """``None``, the only sink given, or a :class:`FanOutSink` of them all."""
+    present = [s for s in sinks if s is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else FanOutSink(*present)
+
+
 class StreamReader:
     """Reads one stream in its own thread until stopped."""
 
@@ -193,7 +231,7 @@ class StreamReader:
 
     def _pump(self, container, stream, audio, info: StreamInfo, media: MediaFormat | None) -> None:
         next_stats = 0.0
-        time_base = stream.time_base
+        tick = float(stream.time_base) if stream.time_base else 0.0
         sink = self.sink
         streams = (stream, audio) if audio is not None else (stream,)
         for packet in container.demux(*streams):
@@ -214,7 +252,7 @@ class StreamReader:
                     self._sink_call(sink.stream_started, media, time.time())
                 self._sink_call(sink.packet, encoded, False)
             now = self._waiting_since = time.monotonic()
-            pts_s = float(packet.pts * time_base) if packet.pts is not None and time_base else None
+            pts_s = packet.pts * tick if packet.pts is not None and tick else None
             self._samples.append((now, packet.size, pts_s))
             while self._samples and now - self._samples[0][0] > STATS_WINDOW:
                 self._samples.popleft()

@@ -10,6 +10,7 @@ the files being written.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -187,6 +188,10 @@ class Pruner:
             path.unlink(missing_ok=True)
         except OSError as err:
             _LOGGER.debug("Could not delete thumbnail %s: %s", relpath, err)
+            return
+        if path.parent != self.root and self.root in path.parent.parents:
+            with contextlib.suppress(OSError):  # not empty, or gone
+                path.parent.rmdir()  # the day folder of the thumbnails
 
     def _prune_event_logs(self, before: float) -> None:
         for log, _channel, day in iter_event_logs(self.root):

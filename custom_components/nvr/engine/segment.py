@@ -146,7 +146,7 @@ class SegmentWriter:
 
     def seconds(self, dts: int) -> float:
         """Seconds from the file's start to a video timestamp."""
-        return float((dts - self.base) * self.media.video_time_base)
+        return (dts - self.base) * self.media.video_seconds_per_tick
 
     @property
     def duration(self) -> float:

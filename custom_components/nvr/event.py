@@ -1,0 +1,57 @@
+"""The "Motion" event entity of each channel: motion_start and motion_end."""
+
+from __future__ import annotations
+
+from homeassistant.components.event import EventEntity
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .engine import MotionUpdate
+from .entity import NvrMotionEntity
+from .runtime import NvrConfigEntry, channel_subentries
+
+PARALLEL_UPDATES = 0
+
+EVENT_TYPES = ["motion_start", "motion_end"]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: NvrConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the motion event entity of every channel."""
+    for subentry in channel_subentries(entry):
+        async_add_entities([MotionEventEntity(entry, subentry)], config_subentry_id=subentry.subentry_id)
+
+
+class MotionEventEntity(NvrMotionEntity, EventEntity):
+    """Fires motion_start and motion_end with the event's id, times, score and snapshot."""
+
+    _attr_event_types = EVENT_TYPES
+    _attr_translation_key = "motion"
+
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+        """Create the event entity of one channel."""
+        super().__init__(entry, subentry)
+        self._attr_unique_id = f"{subentry.subentry_id}_motion_event"
+
+    @callback
+    def _async_motion_update(self, update: MotionUpdate | None) -> None:
+        if update is None:
+            return  # a settings change: nothing happened
+        archive = self._entry.runtime_data.archive
+        snapshot = str(archive.root / update.thumbnail) if archive is not None and update.thumbnail else None
+        self._trigger_event(
+            update.kind,
+            {
+                "event_id": update.event_id,
+                "start": dt_util.utc_from_timestamp(update.start).isoformat(),
+                "end": dt_util.utc_from_timestamp(update.end).isoformat() if update.end is not None else None,
+                "score": round(update.score, 2),
+                "snapshot": snapshot,
+            },
+        )
+        self.async_write_ha_state()

@@ -1,0 +1,383 @@
+"""HTTP views that serve recordings to HA's media browser, players and cast devices.
+
+Every view requires authentication: a bearer token, or a path signed by HA
+(``authSig``, what the media browser and cast devices get). URLs carry only
+the entry id, the channel (subentry) id and numbers; files are looked up in
+the index by id, never taken from the URL, and a file whose real path is not
+inside the storage folder (a tampered index, a symlink) is refused.
+
+* ``/api/nvr/<entry>/<channel>/hour/<epoch>.m3u8``: one hour as an HLS
+  (fMP4) playlist over the recorded files (see ``engine/playback.py``). Its
+  file URLs are signed for the same user, and expire no later than the
+  playlist's own signature.
+* ``/api/nvr/<entry>/<channel>/segment/<id>.mp4``: one recorded file.
+* ``/api/nvr/<entry>/<channel>/segment/<id>/<shift µs>.mp4``: the same, with
+  its timestamps shifted onto the playlist's timeline (byte ranges served
+  here; the file is never rewritten).
+* ``/api/nvr/<entry>/<channel>/event/<event id>.mp4``: an event from its
+  pre-roll to its post-roll, remuxed once into a bounded cache.
+* ``/api/nvr/<entry>/<channel>/event/<event id>.jpg``: the event's thumbnail.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from http import HTTPStatus
+from pathlib import Path
+
+import jwt
+from aiohttp import hdrs, web
+from homeassistant.components.http import HomeAssistantView
+from homeassistant.components.http.auth import async_sign_path
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.http import KEY_HASS
+from homeassistant.util import raise_if_invalid_path
+
+from .const import CONF_POST_ROLL, CONF_PRE_ROLL, DEFAULT_POST_ROLL, DEFAULT_PRE_ROLL, DOMAIN, SUBENTRY_CHANNEL
+from .engine import ExportError, Segment, export_clip
+from .engine.playback import BoxError, ClipCache, LayoutCache, ShiftedFile, build_playlist
+
+_LOGGER = logging.getLogger(__name__)
+
+URL_BASE = f"/api/{DOMAIN}"
+HOUR = 3600
+CLIP_CACHE_BYTES = 512 * 1024 * 1024
+"""Most space the remuxed event clips may take (least recently played go first)."""
+SIGN_EXPIRY = timedelta(hours=24)
+"""Lifetime of the file URLs in a playlist fetched with a bearer token (as HA's own)."""
+CHUNK = 1024 * 1024
+PLAYLIST_MIME = "application/vnd.apple.mpegurl"
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DATA_VIEWS = f"{DOMAIN}_playback_views"
+_DATA_STATE = f"{DOMAIN}_playback_state"
+
+
+def valid_id(value: str) -> bool:
+    """Entry, channel and event ids: letters, digits, - and _ only."""
+    return bool(_ID.match(value))
+
+
+def hour_url(entry_id: str, channel: str, start: int) -> str:
+    """Playlist of the hour starting at ``start`` (UTC epoch)."""
+    return f"{URL_BASE}/{entry_id}/{channel}/hour/{start}.m3u8"
+
+
+def segment_url(entry_id: str, channel: str, segment_id: int, shift_us: int | None = None) -> str:
+    """One recorded file, optionally shifted onto a playlist's timeline."""
+    if shift_us is None:
+        return f"{URL_BASE}/{entry_id}/{channel}/segment/{segment_id}.mp4"
+    return f"{URL_BASE}/{entry_id}/{channel}/segment/{segment_id}/{shift_us}.mp4"
+
+
+def event_url(entry_id: str, channel: str, event_id: str) -> str:
+    """An event's clip (pre-roll to post-roll)."""
+    return f"{URL_BASE}/{entry_id}/{channel}/event/{event_id}.mp4"
+
+
+def thumbnail_url(entry_id: str, channel: str, event_id: str) -> str:
+    """An event's thumbnail JPEG."""
+    return f"{URL_BASE}/{entry_id}/{channel}/event/{event_id}.jpg"
+
+
+@dataclass
+class PlaybackState:
+    """Per NVR entry: parsed file layouts and the clip cache."""
+
+    root: Path
+    layouts: LayoutCache
+    clips: ClipCache
+
+
+@callback
+def async_register_views(hass: HomeAssistant) -> None:
+    """Register the views once per HA run."""
+    if hass.data.get(_DATA_VIEWS):
+        return
+    hass.data[_DATA_VIEWS] = True
+    for view in (PlaylistView, SegmentView, ShiftedSegmentView, EventClipView, ThumbnailView):
+        hass.http.register_view(view())
+
+
+def playback_state(hass: HomeAssistant, entry: ConfigEntry) -> PlaybackState | None:
+    """The entry's playback state, or None while it records nowhere."""
+    data = getattr(entry, "runtime_data", None)
+    archive = getattr(data, "archive", None)
+    if archive is None:
+        return None
+    root = Path(archive.root).resolve()
+    states: dict[str, PlaybackState] = hass.data.setdefault(_DATA_STATE, {})
+    state = states.get(entry.entry_id)
+    if state is None or state.root != root:
+        state = states[entry.entry_id] = PlaybackState(root, LayoutCache(), ClipCache(root, CLIP_CACHE_BYTES))
+    return state
+
+
+def loaded_entry(hass: HomeAssistant, entry_id: str) -> ConfigEntry | None:
+    """A loaded NVR entry by id."""
+    if not valid_id(entry_id):
+        return None
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
+        return None
+    return entry
+
+
+def channel_subentry(entry: ConfigEntry, channel: str):
+    """The channel subentry with this id, or None."""
+    if not valid_id(channel):
+        return None
+    subentry = entry.subentries.get(channel)
+    if subentry is None or subentry.subentry_type != SUBENTRY_CHANNEL:
+        return None
+    return subentry
+
+
+def safe_file(root: Path, relpath: str) -> Path | None:
+    """The real path of a file under ``root`` from an index path, or None if it escapes or is missing.
+
+    Blocking (resolves symlinks).
+    """
+    try:
+        raise_if_invalid_path(relpath)
+    except ValueError:
+        return None
+    if not relpath or "\x00" in relpath or relpath.startswith(("/", "\\")) or Path(relpath).is_absolute():
+        return None
+    try:
+        real = (root / relpath).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not real.is_relative_to(root) or not real.is_file():
+        return None
+    return real
+
+
+def _not_found() -> web.Response:
+    return web.Response(status=HTTPStatus.NOT_FOUND, text="404: Not Found")
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """[start, end) of a single ``bytes=`` range; None without one; False if unsatisfiable."""
+    if not header:
+        return None
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # unsupported (e.g. several ranges): the whole file
+    if not match.group(1):
+        length = int(match.group(2))
+        return (max(0, size - length), size) if length else False
+    start = int(match.group(1))
+    end = min(size, int(match.group(2)) + 1) if match.group(2) else size
+    if start >= size or end <= start:
+        return False
+    return start, end
+
+
+def _expiry(request: web.Request) -> timedelta:
+    """How long the URLs inside a playlist stay valid: no longer than the playlist's signature."""
+    signature = request.query.get("authSig")
+    if signature:
+        try:
+            # Already verified by HA's auth middleware; only its expiry is read here.
+            claims = jwt.decode(signature, options={"verify_signature": False})
+            return timedelta(seconds=max(1, int(claims["exp"]) - int(time.time())))
+        except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
+            return timedelta(seconds=1)
+    return SIGN_EXPIRY
+
+
+class _NvrView(HomeAssistantView):
+    requires_auth = True
+
+    def _context(self, request: web.Request, entry_id: str, channel: str):
+        hass: HomeAssistant = request.app[KEY_HASS]
+        entry = loaded_entry(hass, entry_id)
+        if entry is None:
+            return None
+        subentry = channel_subentry(entry, channel)
+        state = playback_state(hass, entry)
+        if subentry is None or state is None:
+            return None
+        return hass, entry, subentry, state
+
+
+class PlaylistView(_NvrView):
+    """One hour of a channel as an HLS playlist."""
+
+    url = URL_BASE + r"/{entry_id}/{channel}/hour/{start:\d{1,12}}.m3u8"
+    name = f"api:{DOMAIN}:hour"
+
+    async def get(self, request: web.Request, entry_id: str, channel: str, start: str) -> web.StreamResponse:
+        """Build the playlist from the index and the files' boxes."""
+        context = self._context(request, entry_id, channel)
+        if context is None:
+            return _not_found()
+        hass, entry, _subentry, state = context
+        begin = int(start)
+        if begin % 900:  # hours of every time zone start on a quarter hour
+            return _not_found()
+        index = entry.runtime_data.archive.index
+
+        def _build():
+            segments = index.segments_starting(channel, begin, begin + HOUR)
+            return build_playlist(state.root, segments, state.layouts)
+
+        playlist = await hass.async_add_executor_job(_build)
+        if not playlist.files:
+            return _not_found()
+        expiry = _expiry(request)
+
+        def _uri(item) -> str:
+            path = segment_url(entry_id, channel, item.segment.id, round(item.shift * 1_000_000))
+            return async_sign_path(hass, path, expiry)
+
+        body = playlist.render(_uri)
+        response = web.Response(text=body, content_type=PLAYLIST_MIME, headers={hdrs.CACHE_CONTROL: "no-store"})
+        response.enable_compression()
+        return response
+
+
+class SegmentView(_NvrView):
+    """One recorded file as it is on disk (Range supported)."""
+
+    url = URL_BASE + r"/{entry_id}/{channel}/segment/{segment_id:\d{1,18}}.mp4"
+    name = f"api:{DOMAIN}:segment"
+
+    async def get(self, request: web.Request, entry_id: str, channel: str, segment_id: str) -> web.StreamResponse:
+        """Serve the file with aiohttp's FileResponse (Range, conditional requests)."""
+        context = self._context(request, entry_id, channel)
+        if context is None:
+            return _not_found()
+        hass, entry, _subentry, state = context
+        path = await hass.async_add_executor_job(_segment_file, entry, state, channel, int(segment_id))
+        if path is None:
+            return _not_found()
+        return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "video/mp4"})
+
+
+def _segment_file(entry: ConfigEntry, state: PlaybackState, channel: str, segment_id: int) -> Path | None:
+    segment: Segment | None = entry.runtime_data.archive.index.segment(segment_id)
+    if segment is None or segment.channel != channel:
+        return None
+    return safe_file(state.root, segment.path)
+
+
+class ShiftedSegmentView(_NvrView):
+    """One recorded file with its timestamps moved onto a playlist's timeline (Range supported)."""
+
+    url = URL_BASE + r"/{entry_id}/{channel}/segment/{segment_id:\d{1,18}}/{shift:-?\d{1,13}}.mp4"
+    name = f"api:{DOMAIN}:segment_shifted"
+
+    async def get(
+        self, request: web.Request, entry_id: str, channel: str, segment_id: str, shift: str
+    ) -> web.StreamResponse:
+        """Serve a byte range (or all) of the shifted file."""
+        context = self._context(request, entry_id, channel)
+        if context is None:
+            return _not_found()
+        hass, entry, _subentry, state = context
+
+        def _open() -> ShiftedFile | None:
+            path = _segment_file(entry, state, channel, int(segment_id))
+            if path is None:
+                return None
+            try:
+                return ShiftedFile(path, state.layouts.get(path), int(shift) / 1_000_000)
+            except (OSError, BoxError, ValueError, IndexError):
+                return None
+
+        shifted = await hass.async_add_executor_job(_open)
+        if shifted is None:
+            return _not_found()
+        span = _parse_range(request.headers.get(hdrs.RANGE), shifted.size)
+        if span is False:
+            return web.Response(
+                status=HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                headers={hdrs.CONTENT_RANGE: f"bytes */{shifted.size}"},
+            )
+        headers = {hdrs.ACCEPT_RANGES: "bytes", hdrs.CONTENT_TYPE: "video/mp4"}
+        if span is None:
+            begin, end, status = 0, shifted.size, HTTPStatus.OK
+        else:
+            begin, end = span
+            status = HTTPStatus.PARTIAL_CONTENT
+            headers[hdrs.CONTENT_RANGE] = f"bytes {begin}-{end - 1}/{shifted.size}"
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = end - begin
+        await response.prepare(request)
+        pos = begin
+        while pos < end:
+            chunk = await hass.async_add_executor_job(shifted.read, pos, min(end, pos + CHUNK))
+            if not chunk:
+                break
+            await response.write(chunk)
+            pos += len(chunk)
+        await response.write_eof()
+        return response
+
+
+class EventClipView(_NvrView):
+    """An event from pre-roll to post-roll as one MP4, remuxed once and cached."""
+
+    url = URL_BASE + r"/{entry_id}/{channel}/event/{event_id:[A-Za-z0-9_-]{1,64}}.mp4"
+    name = f"api:{DOMAIN}:event"
+
+    async def get(self, request: web.Request, entry_id: str, channel: str, event_id: str) -> web.StreamResponse:
+        """Serve the clip with FileResponse (Range supported)."""
+        context = self._context(request, entry_id, channel)
+        if context is None:
+            return _not_found()
+        hass, entry, subentry, state = context
+        pre = float(subentry.data.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL))
+        post = float(subentry.data.get(CONF_POST_ROLL, DEFAULT_POST_ROLL))
+        index = entry.runtime_data.archive.index
+
+        def _clip() -> Path | None:
+            event = index.event(event_id)
+            if event is None or event.channel != channel:
+                return None
+            start = event.start - pre
+            # An event still going on plays up to now (cached per 10 s of growth).
+            end = (event.end if event.end is not None else (time.time() // 10) * 10) + post
+            key = f"{channel}/{event_id}/{start:.3f}/{end:.3f}"
+            try:
+                path = state.clips.get(key, lambda dest: export_clip(index, state.root, channel, start, end, dest))
+            except ExportError:
+                return None
+            return safe_file(state.root, path.relative_to(state.root).as_posix())
+
+        path = await hass.async_add_executor_job(_clip)
+        if path is None:
+            return _not_found()
+        return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "video/mp4"})
+
+
+class ThumbnailView(_NvrView):
+    """An event's thumbnail JPEG."""
+
+    url = URL_BASE + r"/{entry_id}/{channel}/event/{event_id:[A-Za-z0-9_-]{1,64}}.jpg"
+    name = f"api:{DOMAIN}:thumbnail"
+
+    async def get(self, request: web.Request, entry_id: str, channel: str, event_id: str) -> web.StreamResponse:
+        """Serve the JPEG the motion detector saved."""
+        context = self._context(request, entry_id, channel)
+        if context is None:
+            return _not_found()
+        hass, entry, _subentry, state = context
+        index = entry.runtime_data.archive.index
+
+        def _file() -> Path | None:
+            event = index.event(event_id)
+            if event is None or event.channel != channel or not event.thumbnail:
+                return None
+            return safe_file(state.root, event.thumbnail)
+
+        path = await hass.async_add_executor_job(_file)
+        if path is None:
+            return _not_found()
+        return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "image/jpeg"})
