@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,35 @@ def channel_data(
     }
 
 
+def nvr_entry(
+    hass: HomeAssistant, storage: Path, *channels: dict[str, Any], subentry_ids: tuple[str, ...] = ()
+) -> MockConfigEntry:
+    """Add (not set up) an NVR entry on ``storage`` with the given channels' data.
+
+    ``subentry_ids`` fixes the ids of the first channels (the rest get random ones).
+    """
+    subentries = []
+    for n, data in enumerate(channels):
+        subentry = {
+            "data": data,
+            "subentry_type": SUBENTRY_CHANNEL,
+            "title": data["name"],
+            "unique_id": stream_key(data[CONF_MAIN_URL]),
+        }
+        if n < len(subentry_ids):
+            subentry["subentry_id"] = subentry_ids[n]
+        subentries.append(subentry)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Shop NVR",
+        data={"name": "Shop NVR", CONF_STORAGE_PATH: str(storage)},
+        unique_id=str(storage),
+        subentries_data=subentries,
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
 @pytest.fixture
 def make_entry(hass: HomeAssistant, tmp_path) -> Callable[..., MockConfigEntry]:
     """Build (not set up) an NVR entry with the given channels' data."""
@@ -52,23 +82,7 @@ def make_entry(hass: HomeAssistant, tmp_path) -> Callable[..., MockConfigEntry]:
     def _make(*channels: dict[str, Any]) -> MockConfigEntry:
         storage = tmp_path / "nvr"
         storage.mkdir(exist_ok=True)
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title="Shop NVR",
-            data={"name": "Shop NVR", CONF_STORAGE_PATH: str(storage)},
-            unique_id=str(storage),
-            subentries_data=[
-                {
-                    "data": data,
-                    "subentry_type": SUBENTRY_CHANNEL,
-                    "title": data["name"],
-                    "unique_id": stream_key(data[CONF_MAIN_URL]),
-                }
-                for data in channels
-            ],
-        )
-        entry.add_to_hass(hass)
-        return entry
+        return nvr_entry(hass, storage, *channels)
 
     return _make
 

@@ -15,7 +15,6 @@ from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from support import wait_for
 
-from custom_components.nvr.const import CONF_STORAGE_PATH, DOMAIN, SUBENTRY_CHANNEL
 from custom_components.nvr.engine import (
     Archive,
     Channel,
@@ -24,10 +23,9 @@ from custom_components.nvr.engine import (
     Recorder,
     RecorderSettings,
     StreamSource,
-    stream_key,
 )
 
-from .conftest import channel_data
+from .conftest import channel_data, nvr_entry
 
 CHANNEL = "01JPLAYBACKCHANNEL00000001"
 """The channel's subentry id (= engine channel id); fixed so footage can be recorded before HA starts."""
@@ -83,22 +81,7 @@ async def setup_playback_entry(
         "post_roll": post_roll,
         **extra,
     }
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Shop NVR",
-        data={"name": "Shop NVR", CONF_STORAGE_PATH: str(storage)},
-        unique_id=str(storage),
-        subentries_data=[
-            {
-                "data": data,
-                "subentry_type": SUBENTRY_CHANNEL,
-                "title": "Door",
-                "unique_id": stream_key(url),
-                "subentry_id": CHANNEL,
-            }
-        ],
-    )
-    entry.add_to_hass(hass)
+    entry = nvr_entry(hass, storage, data, subentry_ids=(CHANNEL,))
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry

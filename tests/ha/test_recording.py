@@ -26,10 +26,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 from support import async_wait_for
 
-from custom_components.nvr.const import CONF_STORAGE_PATH, DOMAIN, SUBENTRY_CHANNEL, recording_signal
-from custom_components.nvr.engine import stream_key
+from custom_components.nvr.const import CONF_STORAGE_PATH, DOMAIN, recording_signal
 
-from .conftest import channel_data
+from .conftest import channel_data, nvr_entry
 
 STRINGS = json.loads((Path(__file__).parents[2] / "custom_components/nvr/strings.json").read_text())
 FAST = {"segment_seconds": 2, "min_free_gb": 0}
@@ -338,22 +337,7 @@ async def test_unusable_folder_keeps_live_view_and_retries(hass: HomeAssistant, 
     blocker = tmp_path / "not-a-mount"
     blocker.write_text("x")
     storage = blocker / "nvr"  # cannot be created: its parent is a file
-    data = channel_data("Gate", rtsp_server.url("/live"))
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Shop NVR",
-        data={"name": "Shop NVR", CONF_STORAGE_PATH: str(storage)},
-        unique_id=str(storage),
-        subentries_data=[
-            {
-                "data": data,
-                "subentry_type": SUBENTRY_CHANNEL,
-                "title": "Gate",
-                "unique_id": stream_key(data["main_url"]),
-            }
-        ],
-    )
-    entry.add_to_hass(hass)
+    entry = nvr_entry(hass, storage, channel_data("Gate", rtsp_server.url("/live")))
     await _setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
     issues = ir.async_get(hass)
