@@ -14,8 +14,8 @@ import av
 import pytest
 from engine import Archive, RecorderSettings, RecordingMode
 from engine.gop import EncodedPacket
-from engine.recorder import TimestampFixer
 from engine.segment import scan_segment
+from engine.timestamps import TimestampFixer
 from rtsp_peer import live_mount
 from support import wait_for
 

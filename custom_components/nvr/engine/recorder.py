@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import json
 import logging
 import queue
@@ -33,7 +32,8 @@ from .gop import EncodedPacket
 from .index import Event, RecordingIndex
 from .layout import events_log_relpath, segment_relpath
 from .mediaformat import MediaFormat
-from .segment import SegmentWriter, WrittenSegment
+from .segment import SegmentWriter, WrittenSegment, file_size
+from .timestamps import TimestampFixer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -129,78 +129,6 @@ def _classify(err: BaseException) -> DiskFault:
     if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
         return DiskFault.UNWRITABLE
     return DiskFault.WRITE_ERROR
-
-
-HOLD_LIMIT = 16
-"""Packets without timestamps held at a stream's start while waiting for one that has them."""
-
-
-class TimestampFixer:
-    """Makes video decode timestamps usable for muxing.
-
-    RTSP's first packets can lack a dts (with B-frames the demuxer only
-    learns it a few packets in; the very first often has no pts either), and
-    cameras sometimes repeat one. Decode timestamps must strictly increase
-    and presentation ones may not precede them.
-    """
-
-    def __init__(self) -> None:
-        """Start with nothing seen."""
-        self.last_dts: int | None = None
-        self.step = 0
-        self._held: list[EncodedPacket] = []
-
-    def feed(self, packet: EncodedPacket) -> list[EncodedPacket]:
-        """Fix a packet in stream order; returns the packets ready to use (maybe none, maybe several).
-
-        Packets without a dts at the start are held until one with a dts
-        arrives; their timestamps are then worked out backwards from it, one
-        frame duration apart, so the first file's timeline is not squeezed.
-        """
-        if self.last_dts is None and packet.dts is None and len(self._held) < HOLD_LIMIT:
-            self._held.append(packet)
-            return []
-        if not self._held:
-            return [self.fix(packet)]
-        held, self._held = self._held, []
-        if packet.dts is None:  # no dts in sight: give up guessing
-            return [self.fix(p) for p in (*held, packet)]
-        known = [p.pts for p in (*held, packet) if p.pts is not None]
-        step = packet.duration or _smallest_step(known) or 1
-        out: list[EncodedPacket] = []
-        for i, early in enumerate(held):
-            dts = packet.dts - (len(held) - i) * step
-            pts = early.pts
-            if pts is None:  # shown just before the earliest picture that follows it
-                later = [p for p in known if p > dts]
-                pts = max(dts, min(later) - step) if later else dts
-            out.append(self.fix(replace(early, dts=dts, pts=pts)))
-        out.append(self.fix(packet))
-        return out
-
-    def fix(self, packet: EncodedPacket) -> EncodedPacket:
-        """Return the packet with a strictly increasing dts and pts >= dts."""
-        dts = packet.dts
-        if dts is None:
-            dts = packet.pts if packet.pts is not None else (self.last_dts or 0) + max(self.step, 1)
-            if self.last_dts is not None and packet.pts is not None:
-                dts = min(dts, self.last_dts + max(self.step, 1))
-        if self.last_dts is not None:
-            if dts <= self.last_dts:
-                dts = self.last_dts + 1
-            else:
-                self.step = dts - self.last_dts
-        pts = packet.pts if packet.pts is not None and packet.pts >= dts else dts
-        self.last_dts = dts
-        if dts == packet.dts and pts == packet.pts:
-            return packet
-        return replace(packet, dts=dts, pts=pts)
-
-
-def _smallest_step(stamps: list[int]) -> int:
-    ordered = sorted(set(stamps))
-    steps = [b - a for a, b in itertools.pairwise(ordered) if b > a]
-    return min(steps) if steps else 0
 
 
 @dataclass(slots=True)
@@ -614,7 +542,7 @@ class Recorder:
             self._segment_id = None
         # After a fault, creating a file proves little (a full disk still
         # takes new empty files): it is over once footage reaches the disk.
-        self._resume_from = _size(path) if self._fault is not None else None
+        self._resume_from = file_size(path) if self._fault is not None else None
         if write_first:
             first = self._gops[-1].items[0][0] if self._gops and self._gops[-1].dts == dts else None
             if first is not None:
@@ -637,12 +565,18 @@ class Recorder:
             self._set_fault(err, writer.path)
             return
         now = time.time()
-        if self._resume_from is not None and writer.duration >= RESUME_PROOF and _size(writer.path) > self._resume_from:
+        if (
+            self._resume_from is not None
+            and writer.duration >= RESUME_PROOF
+            and file_size(writer.path) > self._resume_from
+        ):
             self._clear_fault()
         if now >= self._next_index_update and self._segment_id is not None:
             self._next_index_update = now + INDEX_UPDATE_INTERVAL
             try:
-                self.index.update_segment(self._segment_id, self._segment_start + writer.duration, _size(writer.path))
+                self.index.update_segment(
+                    self._segment_id, self._segment_start + writer.duration, file_size(writer.path)
+                )
             except Exception as err:
                 _LOGGER.debug("Index update for %s failed: %s", self.label, err)
 
@@ -800,10 +734,3 @@ class Recorder:
                 self._on_status(status)
             except Exception:
                 _LOGGER.exception("Status callback of recorder %s failed", self.label)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

@@ -110,7 +110,7 @@ class SegmentWriter:
 
     ``base`` is the first keyframe's decode timestamp in the video time base;
     timestamps in the file are relative to it. Video packets must arrive with
-    strictly increasing ``dts`` (see :class:`.recorder.TimestampFixer`).
+    strictly increasing ``dts`` (see :class:`.timestamps.TimestampFixer`).
     Blocking file I/O: use it from the recorder's thread only.
     """
 
@@ -221,7 +221,7 @@ class SegmentWriter:
             self._abandon()
             raise
         _fsync(self.path)
-        return WrittenSegment(self.path, self.duration, self.video_frames, _size(self.path))
+        return WrittenSegment(self.path, self.duration, self.video_frames, file_size(self.path))
 
     def abandon(self) -> WrittenSegment:
         """Close after a write error, keeping whatever reached the disk.
@@ -233,7 +233,7 @@ class SegmentWriter:
         trim_to_whole_boxes(self.path)
         scanned = scan_segment(self.path)
         if scanned is None:
-            return WrittenSegment(self.path, 0.0, 0, _size(self.path))
+            return WrittenSegment(self.path, 0.0, 0, file_size(self.path))
         return WrittenSegment(self.path, scanned.duration, scanned.video_frames, scanned.bytes)
 
     def _abandon(self) -> None:
@@ -284,7 +284,8 @@ def _incomplete_error(path: Path) -> OSError:
     return OSError(code, os.strerror(code), str(path))
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
+    """Bytes of a file, 0 if it is gone."""
     try:
         return path.stat().st_size
     except OSError:
@@ -341,4 +342,4 @@ def scan_segment(path: Path) -> ScannedSegment | None:
         container.close()
     if not frames or first is None:
         return None
-    return ScannedSegment(max(0.0, last - min(first, 0.0)), frames, _size(path))
+    return ScannedSegment(max(0.0, last - min(first, 0.0)), frames, file_size(path))
