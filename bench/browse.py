@@ -53,8 +53,8 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
     async_test_home_assistant,
 )
 
-from custom_components.nvr.engine.index import RecordingIndex  # noqa: E402
-from custom_components.nvr.engine.layout import segment_relpath  # noqa: E402
+from custom_components.nvr.engine.recording.index import RecordingIndex  # noqa: E402
+from custom_components.nvr.engine.recording.layout import segment_relpath  # noqa: E402
 
 SEGMENT = 60
 TZ = "Europe/Berlin"

@@ -47,10 +47,10 @@ import numpy as np  # noqa: E402
 from common import OUT, cpu_seconds, free_port, live_feed, p50, p95, summary, wait_until  # noqa: E402
 from motion_feed import make_motion_clip  # noqa: E402
 
-from custom_components.nvr.engine.motion import MotionSettings  # noqa: E402
-from custom_components.nvr.engine.motion_worker import THREADED_PIXELS, MotionConfig, MotionWorker  # noqa: E402
-from custom_components.nvr.engine.reader import StreamReader  # noqa: E402
-from custom_components.nvr.engine.source import StreamSource  # noqa: E402
+from custom_components.nvr.engine.motion.settings import MotionConfig, MotionSettings  # noqa: E402
+from custom_components.nvr.engine.motion.worker import THREADED_PIXELS, MotionWorker  # noqa: E402
+from custom_components.nvr.engine.stream.reader import StreamReader  # noqa: E402
+from custom_components.nvr.engine.stream.source import StreamSource  # noqa: E402
 
 LOOP = 4.0
 MOVE = (0.5, 2.0)

@@ -68,8 +68,8 @@ from custom_components.nvr.engine import (  # noqa: E402
     RecorderSettings,
     StreamSource,
 )
-from custom_components.nvr.engine.layout import segment_relpath  # noqa: E402
-from custom_components.nvr.engine.playback import LayoutCache  # noqa: E402
+from custom_components.nvr.engine.playback.boxes import LayoutCache  # noqa: E402
+from custom_components.nvr.engine.recording.layout import segment_relpath  # noqa: E402
 from custom_components.nvr.views import playback_state  # noqa: E402
 
 WIDTH, HEIGHT, FPS, GOP_FRAMES = 1920, 1080, 15, 30

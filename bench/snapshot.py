@@ -57,8 +57,8 @@ from common import (  # noqa: E402
     wait_until,
 )
 from engine import Channel, ChannelConfig, StreamSource, stop_channels  # noqa: E402
-from engine.placeholder import no_signal_jpeg  # noqa: E402
-from engine.snapshot import DECODE_BUDGET  # noqa: E402
+from engine.stills.placeholder import no_signal_jpeg  # noqa: E402
+from engine.stills.snapshot import DECODE_BUDGET  # noqa: E402
 from PIL import Image  # noqa: E402
 from rtsp_peer import tools_available  # noqa: E402
 

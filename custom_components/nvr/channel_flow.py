@@ -44,6 +44,7 @@ from .const import (
     PROBE_TIMEOUT,
 )
 from .engine import (
+    TRANSPORTS,
     InvalidUrlError,
     InvalidZoneError,
     StreamError,
@@ -56,7 +57,6 @@ from .engine import (
     split_credentials,
     stream_key,
 )
-from .engine.source import TRANSPORTS
 from .runtime import channel_subentries
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))

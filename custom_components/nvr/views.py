@@ -39,8 +39,7 @@ from homeassistant.helpers.http import KEY_HASS
 from homeassistant.util import raise_if_invalid_path
 
 from .const import CONF_POST_ROLL, CONF_PRE_ROLL, DEFAULT_POST_ROLL, DEFAULT_PRE_ROLL, DOMAIN, SUBENTRY_CHANNEL
-from .engine import ExportError, Segment, export_clip
-from .engine.playback import BoxError, ClipCache, LayoutCache, ShiftedFile, build_playlist
+from .engine import BoxError, ClipCache, ExportError, LayoutCache, Segment, ShiftedFile, build_playlist, export_clip
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-from engine.motion import MotionMonitor, MotionResult, MotionSettings, MotionTransition, luma_plane
+from engine.motion.detector import MotionResult, luma_plane
+from engine.motion.settings import MotionSettings
+from engine.motion.tracker import MotionMonitor, MotionTransition
 
 BOX_W, BOX_H = 24, 32
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import Archive, Channel, ChannelConfig, Recorder, RecorderSettings, StreamSource
-from engine.gop import EncodedPacket
-from engine.mediaformat import MediaFormat
+from engine.stream.gop import EncodedPacket
+from engine.stream.mediaformat import MediaFormat
 
 
 @dataclass

@@ -23,7 +23,7 @@ from support import async_wait_for
 
 from custom_components.nvr.const import DOMAIN
 from custom_components.nvr.engine import Event
-from custom_components.nvr.engine.layout import segment_relpath
+from custom_components.nvr.engine.recording.layout import segment_relpath
 
 from .conftest import channel_data
 from .playback_support import (

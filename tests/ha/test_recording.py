@@ -408,7 +408,7 @@ def tiny_disk(tmp_path) -> Path:
 async def test_full_disk_raises_and_clears_repair_issue(
     hass: HomeAssistant, make_entry, rtsp_server, tiny_disk, monkeypatch
 ) -> None:
-    monkeypatch.setattr("custom_components.nvr.engine.recorder.RETRY_INTERVAL", 1.0)
+    monkeypatch.setattr("custom_components.nvr.engine.recording.files.RETRY_INTERVAL", 1.0)
     entry = make_entry(channel_data("Yard", rtsp_server.url("/live")))
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_STORAGE_PATH: str(tiny_disk)}, options=FAST)
     await _setup(hass, entry)

@@ -18,7 +18,9 @@ from homeassistant.components.http.auth import async_sign_path
 from homeassistant.core import HomeAssistant
 
 from custom_components.nvr.engine import Event
-from custom_components.nvr.engine.playback import CACHE_FOLDER, ShiftedFile, parse_file
+from custom_components.nvr.engine.playback.boxes import parse_file
+from custom_components.nvr.engine.playback.clips import CACHE_FOLDER
+from custom_components.nvr.engine.playback.playlist import ShiftedFile
 from custom_components.nvr.views import CLIP_CACHE_BYTES
 
 from .playback_support import (

@@ -1,21 +1,38 @@
 """The media engine: plain Python, no Home Assistant imports.
 
-Stream readers, the GOP buffer, snapshots, probing, the recorder, the
-recording index, retention and clip export. It can be tested and benchmarked
-on its own.
+Grouped by the stages the data flows through:
+
+* ``stream``: sources, opening and probing, one reader thread per stream,
+  the GOP held in memory, and the sinks that packets are handed to;
+* ``stills``: snapshots from the held GOP, and the "No video signal" picture;
+* ``recording``: the recorder (a sink), its files, the index, the archive,
+  retention and export;
+* ``motion``: zones, the detector, the event tracker and the worker (a sink);
+* ``playback``: recorded files as HLS playlists, and event clips.
+
+``channel`` ties a camera's streams to their sinks. This module is the
+surface the Home Assistant glue imports from. It can be tested and
+benchmarked on its own.
 """
 
-from .archive import Archive, StorageStats
-from .avopen import SUPPORTED_CODECS
 from .channel import MAIN, SUB, Channel, ChannelConfig, stop_channels
-from .export import ExportedClip, ExportError, export_clip
-from .index import Event, RecordingIndex, Segment
-from .motion import InvalidZoneError, MotionSettings, format_polygons, parse_polygons
-from .motion_worker import MotionConfig, MotionUpdate, MotionWorker
-from .probe import probe
-from .recorder import DiskFault, EventKind, Recorder, RecorderSettings, RecorderStatus, RecordingMode
-from .retention import PruneResult, RetentionPolicy
-from .source import (
+from .motion.events import MotionUpdate
+from .motion.settings import MotionConfig, MotionSettings
+from .motion.worker import MotionWorker
+from .motion.zones import InvalidZoneError, format_polygons, parse_polygons
+from .playback.boxes import BoxError, LayoutCache
+from .playback.clips import CACHE_FOLDER, ClipCache
+from .playback.playlist import ShiftedFile, build_playlist
+from .recording.archive import Archive, StorageStats
+from .recording.export import ExportedClip, ExportError, export_clip
+from .recording.index import Event, RecordingIndex, Segment
+from .recording.recorder import Recorder
+from .recording.retention import PruneResult, RetentionPolicy
+from .recording.status import DiskFault, EventKind, RecorderSettings, RecorderStatus, RecordingMode
+from .stream.avopen import SUPPORTED_CODECS
+from .stream.probe import probe
+from .stream.source import (
+    TRANSPORTS,
     InvalidUrlError,
     StreamSource,
     redact,
@@ -23,15 +40,19 @@ from .source import (
     stream_key,
     validate_url,
 )
-from .status import FailureReason, StreamError, StreamInfo, StreamStatus
+from .stream.status import FailureReason, StreamError, StreamInfo, StreamStatus
 
 __all__ = [
+    "CACHE_FOLDER",
     "MAIN",
     "SUB",
     "SUPPORTED_CODECS",
+    "TRANSPORTS",
     "Archive",
+    "BoxError",
     "Channel",
     "ChannelConfig",
+    "ClipCache",
     "DiskFault",
     "Event",
     "EventKind",
@@ -40,6 +61,7 @@ __all__ = [
     "FailureReason",
     "InvalidUrlError",
     "InvalidZoneError",
+    "LayoutCache",
     "MotionConfig",
     "MotionSettings",
     "MotionUpdate",
@@ -52,11 +74,13 @@ __all__ = [
     "RecordingMode",
     "RetentionPolicy",
     "Segment",
+    "ShiftedFile",
     "StorageStats",
     "StreamError",
     "StreamInfo",
     "StreamSource",
     "StreamStatus",
+    "build_playlist",
     "export_clip",
     "format_polygons",
     "parse_polygons",

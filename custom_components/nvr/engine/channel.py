@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from .placeholder import no_signal_jpeg
-from .reader import PacketSink, StreamReader, combine_sinks
-from .snapshot import SnapshotError, gop_jpeg
-from .source import StreamSource
-from .status import StreamStatus
+from .stills.placeholder import no_signal_jpeg
+from .stills.snapshot import SnapshotError, gop_jpeg
+from .stream.reader import StreamReader
+from .stream.sinks import PacketSink, combine_sinks
+from .stream.source import StreamSource
+from .stream.status import StreamStatus
 
 _LOGGER = logging.getLogger(__name__)
 

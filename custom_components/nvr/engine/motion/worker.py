@@ -1,0 +1,387 @@
+"""Motion detection of one channel: a packet sink with a decoding thread of its own.
+
+The reader of the detection stream (the sub stream, or the main stream when
+there is none) hands its packets over; the reader thread itself never decodes.
+The worker's thread decodes every video packet (H.264/H.265 P-frames refer to
+the frames before them, so none can be skipped), and only the frames the
+``FrameRateLimiter`` lets through (``detect_fps``, 5 by default) have their
+luma plane analysed: no colour conversion, no scaling by FFmpeg. In low-power
+mode only keyframes are handed over and decoded (one picture per GOP,
+typically every 1-2 s).
+
+When the decoder falls behind (a slow box, a burst), the queued packets are
+dropped and decoding resumes at the next keyframe: dropping single packets
+would leave the decoder with broken references.
+
+Motion events become NVR events: ``Recorder.start_event("motion")`` at the
+first motion frame (indexed in every recording mode; in motion mode it also
+starts a recording from the pre-roll) and ``Recorder.end_event`` with the
+peak score and a JPEG of the peak frame at
+``<root>/<channel>/events/<YYYY-MM-DD>/<event id>.jpg``. ``on_event`` gets a
+:class:`MotionUpdate` for each start and end (in the worker's thread).
+
+The detector runs on the stream's own clock (steady even when packets come
+in bursts), continued across reconnects. Event times are turned into wall
+time by the earliest arrival seen for a timestamp (bursts arrive late, never
+early), so they match the recordings.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from ..stream.gop import EncodedPacket
+from ..stream.mediaformat import MediaFormat
+from .detector import MotionResult, luma_plane
+from .events import EventSink, MotionUpdate, new_event_id, write_thumbnail
+from .settings import MotionConfig
+from .tracker import MotionEvent, MotionMonitor, MotionTransition
+
+_LOGGER = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 90
+"""Video packets waiting for the decoder before the backlog is dropped (6 s at 15 fps)."""
+TICK = 0.25
+"""Seconds without packets after which a running event is checked for its off delay."""
+CLOCK_DRIFT = 1e-3
+"""How fast (s/s) the stream-to-wall mapping may move later: camera clocks drift a little."""
+THREADED_PIXELS = 1280 * 720
+"""Streams this large or larger are decoded on two threads."""
+
+
+class MotionWorker:
+    """Decodes and analyses one channel's detection stream in its own thread."""
+
+    def __init__(
+        self,
+        channel: str,
+        config: MotionConfig | None = None,
+        *,
+        recorder: EventSink | None = None,
+        root: Path | None = None,
+        on_event: Callable[[MotionUpdate], None] | None = None,
+        on_frame: Callable[[MotionResult, float], None] | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Prepare; call start() to run the thread.
+
+        ``recorder`` gets the events (None: events are only reported).
+        ``root`` is the storage folder for thumbnails (None: none are
+        written). ``on_frame(result, stream_seconds)`` is called for every
+        analysed frame (tests and benchmarks).
+        """
+        self.channel = channel
+        self.label = label or channel
+        self._config = config or MotionConfig()
+        self._recorder = recorder
+        self._root = root
+        self._on_event = on_event
+        self._on_frame = on_frame
+        self._cond = threading.Condition()
+        self._items: deque[tuple] = deque()
+        self._pending = 0
+        """Video packets in ``_items``."""
+        self._need_key = True
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+        """Video packets dropped because the decoder fell behind."""
+        # Worker-thread state below.
+        self._monitor = MotionMonitor(self._config.settings)
+        self._media: MediaFormat | None = None
+        self._decoder: Any = None
+        self._decoder_low_power = False
+        self._time_base = Fraction(1, 90000)
+        self._conn_base: float | None = None
+        """Detector clock minus stream time, for the current connection."""
+        self._wall_minus_d = 0.0
+        """Wall time minus detector clock (earliest arrival, allowed to drift later slowly)."""
+        self._last_arrival = 0.0
+        self._event_id: str | None = None
+        self._thumbnail: str | None = None
+        self._peak_frame: av.VideoFrame | None = None
+        self.decoded = 0
+        """Frames decoded (worker thread; for tests and benchmarks)."""
+        self.analysed = 0
+
+    # -- public API (any thread) ----------------------------------------------
+
+    @property
+    def config(self) -> MotionConfig:
+        """The configuration in force (or about to be)."""
+        return self._config
+
+    @property
+    def motion(self) -> bool:
+        """Whether an event is going on."""
+        return self._event_id is not None
+
+    def start(self) -> None:
+        """Start the worker's thread."""
+        if self._thread is not None:
+            raise RuntimeError("motion worker already started")
+        self._thread = threading.Thread(target=self._run, name=f"nvr-motion-{self.label}"[:64], daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """End a running event and the thread; True if it ended in time."""
+        self._put(("stop",))
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def apply(self, config: MotionConfig) -> None:
+        """Change settings, enable or disable detection, switch low-power mode; live."""
+        with self._cond:
+            if config.enabled != self._config.enabled or config.low_power != self._config.low_power:
+                self._need_key = True
+            self._config = config
+        self._put(("config", config))
+
+    def sync(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was handled (tests)."""
+        done = threading.Event()
+        self._put(("sync", done))
+        return done.wait(timeout)
+
+    # -- PacketSink (reader thread) -------------------------------------------
+
+    def stream_started(self, media: MediaFormat, wall_time: float) -> None:
+        """A connection delivers pictures: a new decoder is made for it."""
+        with self._cond:
+            self._need_key = True
+        self._put(("start", media))
+
+    def packet(self, packet: EncodedPacket, audio: bool) -> None:
+        """Queue a video packet for decoding (audio and unneeded packets are ignored)."""
+        if audio:
+            return
+        config = self._config
+        if not config.enabled or (config.low_power and not packet.keyframe):
+            return
+        with self._cond:
+            if self._need_key:
+                if not packet.keyframe:
+                    return
+                self._need_key = False
+            if self._pending >= QUEUE_LIMIT:
+                kept = deque(item for item in self._items if item[0] != "packet")
+                self.dropped += self._pending
+                if self.dropped == self._pending or self.dropped % 1000 < self._pending:
+                    _LOGGER.warning(
+                        "Motion detection of %s cannot keep up; %d packets skipped so far", self.label, self.dropped
+                    )
+                self._items, self._pending = kept, 0
+                if not packet.keyframe:
+                    self._need_key = True
+                    return
+            self._items.append(("packet", packet, time.time()))
+            self._pending += 1
+            self._cond.notify()
+
+    def stream_ended(self) -> None:
+        """The connection ended."""
+        self._put(("end",))
+
+    # -- worker thread --------------------------------------------------------
+
+    def _put(self, item: tuple) -> None:
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify()
+
+    def _get(self) -> tuple | None:
+        with self._cond:
+            if not self._items:
+                self._cond.wait(TICK)
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            if item[0] == "packet":
+                self._pending -= 1
+            return item
+
+    def _run(self) -> None:
+        while True:
+            item = self._get()
+            try:
+                if item is None:
+                    self._transitions(self._monitor.tracker.tick(time.time() - self._wall_minus_d), None)
+                    continue
+                kind = item[0]
+                if kind == "stop":
+                    self._end_now()
+                    return
+                if kind == "packet":
+                    self._on_packet(item[1], item[2])
+                elif kind == "start":
+                    self._media = item[1]
+                    self._open_decoder()
+                elif kind == "end":
+                    self._decoder = None
+                elif kind == "config":
+                    self._on_config(item[1])
+                elif kind == "sync":
+                    item[1].set()
+            except Exception:
+                _LOGGER.exception("Motion detection of %s failed", self.label)
+
+    def _open_decoder(self) -> None:
+        media = self._media
+        self._decoder = None
+        self._conn_base = None
+        if media is None:
+            return
+        try:
+            ctx = av.CodecContext.create(media.video_codec, "r")
+        except (av.error.FFmpegError, ValueError) as err:
+            _LOGGER.warning("Motion detection of %s cannot decode %s: %s", self.label, media.video_codec, err)
+            return
+        if media.video_extradata:
+            ctx.extradata = media.video_extradata
+        if not self._config.low_power and media.width * media.height >= THREADED_PIXELS:
+            ctx.thread_type = "AUTO"
+            ctx.thread_count = 2
+        else:
+            ctx.thread_type = "SLICE"  # one frame in, one frame out: no added latency
+            ctx.thread_count = 1
+        self._decoder = ctx
+        self._decoder_low_power = self._config.low_power
+        self._time_base = media.video_time_base
+
+    def _on_config(self, config: MotionConfig) -> None:
+        monitor = self._monitor
+        if config.settings != monitor.settings:
+            monitor.apply(config.settings)
+        if not config.enabled:
+            self._end_now()
+            monitor.detector.reset()
+            monitor.limiter.reset()
+        if self._decoder is not None and config.low_power != self._decoder_low_power:
+            self._open_decoder()  # other threading; the next packet queued is a keyframe
+
+    def _on_packet(self, packet: EncodedPacket, arrival: float) -> None:
+        decoder = self._decoder
+        config = self._config
+        if decoder is None or not config.enabled or (config.low_power and not packet.keyframe):
+            return
+        if packet.pts is not None:
+            pts_s = float(packet.pts * self._time_base)
+            if self._conn_base is None:  # continue the detector clock where wall time says
+                self._conn_base = arrival - self._wall_minus_d - pts_s
+            drift = CLOCK_DRIFT * max(0.0, arrival - self._last_arrival) if self._last_arrival else 0.0
+            self._wall_minus_d = min(self._wall_minus_d + drift, arrival - (self._conn_base + pts_s))
+            self._last_arrival = arrival
+        av_packet = av.Packet(packet.data)
+        av_packet.pts = packet.pts
+        av_packet.dts = packet.dts
+        try:
+            frames = decoder.decode(av_packet)
+            if self._decoder_low_power:
+                # Keyframes only: drain the decoder (it may hold pictures back for
+                # reordering) and make it ready for the next keyframe.
+                frames = [*frames, *decoder.decode(None)]
+                decoder.flush_buffers()
+        except av.error.FFmpegError as err:
+            _LOGGER.debug("Motion detection of %s: undecodable packet (%s)", self.label, err)
+            return
+        for frame in frames:
+            self.decoded += 1
+            if frame.pts is None and self._decoder_low_power:
+                frame.pts = packet.pts
+            self._on_picture(frame)
+
+    def _on_picture(self, frame: av.VideoFrame) -> None:
+        if frame.pts is None or self._conn_base is None:
+            return
+        stream_ts = float(frame.pts * self._time_base)
+        ts = self._conn_base + stream_ts
+        monitor = self._monitor
+        if not monitor.limiter.should_analyse(ts):
+            return
+        self.analysed += 1
+        result = monitor.detector.process(luma_plane(frame), ts)
+        transitions = monitor.tracker.update(result)
+        self._transitions(transitions, frame)
+        event = monitor.tracker.event
+        if event is not None and event.peak_ts == ts:
+            self._peak_frame = frame
+        if self._on_frame is not None:
+            self._on_frame(result, stream_ts)
+
+    def _end_now(self) -> None:
+        """End a running event at its natural end (last motion + off delay)."""
+        self._transitions(self._monitor.tracker.tick(math.inf), None)
+
+    def _transitions(self, transitions: list[MotionTransition], frame: av.VideoFrame | None) -> None:
+        for transition in transitions:
+            if transition.kind == "motion_start":
+                assert frame is not None
+                self._peak_frame = frame
+                self._started(transition.event, frame)
+            else:
+                self._ended(transition.event)
+
+    def _started(self, event: MotionEvent, frame: av.VideoFrame) -> None:
+        event = self._to_wall(event)
+        if self._recorder is not None:
+            event_id = self._recorder.start_event("motion", at=event.start)
+        else:
+            event_id = new_event_id(event.start)
+        self._event_id = event_id
+        self._thumbnail, jpeg = self._thumbnail_of(event_id, event.start, frame)
+        self._emit(
+            MotionUpdate(
+                "motion_start", event_id, event.start, None, event.peak_score, event.peak_ts, self._thumbnail, jpeg
+            )
+        )
+
+    def _ended(self, event: MotionEvent) -> None:
+        event_id = self._event_id
+        if event_id is None:
+            return
+        event = self._to_wall(event)
+        self._event_id = None
+        thumbnail, jpeg = (self._thumbnail, None)
+        if self._peak_frame is not None:
+            thumbnail, jpeg = self._thumbnail_of(event_id, event.start, self._peak_frame)
+        self._peak_frame = None
+        if self._recorder is not None:
+            self._recorder.end_event(event_id, at=event.end, score=round(event.peak_score, 3), thumbnail=thumbnail)
+        self._emit(
+            MotionUpdate(
+                "motion_end", event_id, event.start, event.end, event.peak_score, event.peak_ts, thumbnail, jpeg
+            )
+        )
+
+    def _to_wall(self, event: MotionEvent) -> MotionEvent:
+        shift = self._wall_minus_d
+        return MotionEvent(
+            event.start + shift,
+            event.peak_score,
+            event.peak_ts + shift,
+            event.last_motion + shift,
+            None if event.end is None else event.end + shift,
+        )
+
+    def _emit(self, update: MotionUpdate) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(update)
+        except Exception:
+            _LOGGER.exception("Motion callback of %s failed", self.label)
+
+    def _thumbnail_of(self, event_id: str, start: float, frame: av.VideoFrame) -> tuple[str | None, bytes | None]:
+        return write_thumbnail(self._root, self.channel, event_id, start, frame, self.label)

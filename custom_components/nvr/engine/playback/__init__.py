@@ -1,0 +1,1 @@
+"""Playback: recorded files as HLS playlists, and event clips."""

@@ -1,0 +1,1 @@
+"""Recording: the recorder, its files, the index, the archive, retention and export."""

@@ -1,0 +1,68 @@
+"""What a recorder is set to, and what it reports."""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RecordingMode(StrEnum):
+    """When a channel records."""
+
+    OFF = "off"
+    CONTINUOUS = "continuous"
+    MOTION = "motion"
+
+
+class DiskFault(StrEnum):
+    """Why recording is paused."""
+
+    DISK_FULL = "disk_full"
+    UNWRITABLE = "unwritable"
+    WRITE_ERROR = "write_error"
+
+
+class EventKind(StrEnum):
+    """What started an event."""
+
+    MOTION = "motion"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderSettings:
+    """Per-channel recording settings."""
+
+    mode: RecordingMode = RecordingMode.CONTINUOUS
+    segment_seconds: float = 60.0
+    pre_roll: float = 5.0
+    post_roll: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStatus:
+    """What the recorder is doing, for entities and repairs."""
+
+    mode: RecordingMode = RecordingMode.CONTINUOUS
+    recording: bool = False
+    fault: DiskFault | None = None
+    fault_detail: str | None = None
+    bitrate: int | None = None
+    """Bits per second of footage written, over the last closed segment."""
+    segment: str | None = None
+    """Relative path of the file being written."""
+    events: tuple[str, ...] = ()
+    """Ids of the events going on."""
+    manual: bool = False
+    """A manual recording is going on."""
+
+
+def classify_fault(err: BaseException) -> DiskFault:
+    """The disk fault an error from writing a file stands for."""
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFault.DISK_FULL
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
+        return DiskFault.UNWRITABLE
+    return DiskFault.WRITE_ERROR

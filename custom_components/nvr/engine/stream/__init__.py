@@ -1,0 +1,1 @@
+"""Streams: sources, opening and probing, readers, the GOP buffer and packet sinks."""

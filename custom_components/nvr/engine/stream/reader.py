@@ -1,0 +1,225 @@
+"""One thread per stream: connect, read packets, keep the last GOP, reconnect.
+
+The thread never decodes; it only demuxes, so an open channel costs little
+CPU. Status changes are reported through a callback called from the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+import av.error
+
+from .avopen import classify_error, fps_from_stamps, open_input, video_stream
+from .gop import CodecParams, EncodedPacket, GopBuffer
+from .mediaformat import MediaFormat
+from .sinks import PacketSink
+from .source import StreamSource, redact
+from .status import FailureReason, StreamError, StreamInfo, StreamStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 8.0
+READ_TIMEOUT = 5.0
+"""A feed that stalls this long counts as lost (a camera gone without BYE)."""
+BACKOFF_START = 0.5
+BACKOFF_CAP = 3.0
+"""Capped so a returning camera is back within about 3.5 s."""
+STATS_WINDOW = 3.0
+STATUS_INTERVAL = 10.0
+"""How often bitrate/fps are republished while connected."""
+
+StatusCallback = Callable[[StreamStatus], None]
+
+
+class StreamReader:
+    """Reads one stream in its own thread until stopped."""
+
+    def __init__(
+        self,
+        source: StreamSource,
+        name: str,
+        on_status: StatusCallback | None = None,
+        label: str | None = None,
+        sink: PacketSink | None = None,
+    ) -> None:
+        """Prepare the reader; call start() to begin.
+
+        ``name`` names the thread; ``label`` (default: name) is what logs say.
+        A ``sink`` (the recorder) gets every packet, audio included.
+        """
+        self.sink = sink
+        self.source = source
+        self.name = name
+        self.label = label or name
+        self._received = False
+        self._last_frame_time: float | None = None
+        """time.time() of the newest packet; a plain float, set per packet."""
+        self.gop = GopBuffer()
+        self._on_status = on_status
+        self._status = StreamStatus()
+        self._status_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._samples: deque[tuple[float, int, float | None]] = deque()
+        self._waiting_since = 0.0
+        """When the current blocking FFmpeg call (open or read) began."""
+        self._sink_started = False
+
+    @property
+    def status(self) -> StreamStatus:
+        """The latest status."""
+        with self._status_lock:
+            status = self._status
+        frame_time = self._last_frame_time  # kept apart: it changes with every packet
+        return status if status.last_frame_time == frame_time else replace(status, last_frame_time=frame_time)
+
+    @property
+    def running(self) -> bool:
+        """Whether the reader thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the reader thread."""
+        if self._thread is not None:
+            raise RuntimeError("reader already started")
+        self._thread = threading.Thread(target=self._run, name=f"nvr-reader-{self.name}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Ask the thread to end and wait for it; True if it ended in time."""
+        self._stop.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _publish(self, **changes) -> None:
+        with self._status_lock:
+            self._status = replace(self._status, last_frame_time=self._last_frame_time, **changes)
+            status = self._status
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:
+                _LOGGER.exception("Status callback of %s failed", self.label)
+
+    def _run(self) -> None:
+        backoff = BACKOFF_START
+        first = True
+        while not self._stop.is_set():
+            if not first:
+                self._publish(reconnects=self.status.reconnects + 1)
+            first = False
+            self._waiting_since = time.monotonic()
+            self._received = False
+            try:
+                self._read_once()
+                if self._stop.is_set():
+                    break  # a deliberate stop is not a lost feed
+            except StreamError as err:
+                self._disconnected(err.reason, err.detail)
+            except (av.error.FFmpegError, OSError) as err:
+                waited = time.monotonic() - self._waiting_since
+                limit = READ_TIMEOUT if self.status.connected else OPEN_TIMEOUT
+                self._disconnected(classify_error(err, waited, limit), redact(str(err)))
+            else:
+                self._disconnected(FailureReason.CANNOT_CONNECT, "the stream ended")
+            if self._received:  # it worked for a while: retry quickly
+                backoff = BACKOFF_START
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, BACKOFF_CAP)
+        self.gop.reset(None)
+
+    def _disconnected(self, reason: FailureReason, detail: str) -> None:
+        self.gop.reset(None)
+        status = self.status
+        if status.connected or status.failure != reason or status.last_error != detail:
+            if status.connected:
+                _LOGGER.warning("Stream %s lost: %s (%s)", self.label, reason.value, detail)
+            self._publish(connected=False, bitrate=None, measured_fps=None, failure=reason, last_error=detail)
+
+    def _read_once(self) -> None:
+        """Connect and read until the stream fails or ends."""
+        sink = self.sink
+        container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=sink is None)
+        self._sink_started = False
+        try:
+            stream, info = video_stream(container)
+            extradata = stream.codec_context.extradata
+            codec = CodecParams(info.codec, bytes(extradata) if extradata else None, info.width, info.height)
+            self.gop.reset(codec)
+            self._samples.clear()
+            audio = container.streams.audio[0] if sink is not None and container.streams.audio else None
+            media = MediaFormat(stream, audio) if sink is not None else None
+            self._pump(container, stream, audio, info, media)
+        finally:
+            if self._sink_started and sink is not None:
+                self._sink_call(sink.stream_ended)
+            container.close()
+
+    def _sink_call(self, method: Callable, *args) -> None:
+        try:
+            method(*args)
+        except Exception:
+            _LOGGER.exception("Recorder of %s failed to take a packet", self.label)
+
+    def _pump(self, container, stream, audio, info: StreamInfo, media: MediaFormat | None) -> None:
+        next_stats = 0.0
+        tick = float(stream.time_base) if stream.time_base else 0.0
+        sink = self.sink
+        streams = (stream, audio) if audio is not None else (stream,)
+        for packet in container.demux(*streams):
+            if self._stop.is_set():
+                break
+            if not packet.size:
+                continue  # demuxer flush packet
+            if audio is not None and packet.stream_index == audio.index:
+                if self._sink_started:
+                    encoded = EncodedPacket(bytes(packet), packet.pts, True, packet.dts, packet.duration or 0)
+                    self._sink_call(sink.packet, encoded, True)
+                continue
+            encoded = EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe, packet.dts, packet.duration or 0)
+            self.gop.add(encoded)
+            if sink is not None and (self._sink_started or packet.is_keyframe):
+                if not self._sink_started:
+                    self._sink_started = True
+                    self._sink_call(sink.stream_started, media, time.time())
+                self._sink_call(sink.packet, encoded, False)
+            now = self._waiting_since = time.monotonic()
+            pts_s = packet.pts * tick if packet.pts is not None and tick else None
+            self._samples.append((now, packet.size, pts_s))
+            while self._samples and now - self._samples[0][0] > STATS_WINDOW:
+                self._samples.popleft()
+            if not self._received:
+                if not packet.is_keyframe:
+                    continue  # connected means a picture can be shown: from the first keyframe
+                self._received = True
+                self._last_frame_time = time.time()
+                _LOGGER.info("Stream %s connected: %s", self.label, info.describe())
+                self._publish(connected=True, info=info, failure=None, last_error=None)
+                next_stats = now + 1.0
+                continue
+            self._last_frame_time = time.time()
+            if now >= next_stats:
+                next_stats = now + STATUS_INTERVAL
+                self._publish(**self._rates())
+
+    def _rates(self) -> dict[str, float | int | None]:
+        samples = list(self._samples)
+        if len(samples) < 2:
+            return {}
+        span = samples[-1][0] - samples[0][0]
+        fps = fps_from_stamps(s[2] for s in samples if s[2] is not None)
+        bitrate = int(sum(s[1] for s in samples[1:]) * 8 / span) if span > 0 else None
+        return {"bitrate": bitrate, "measured_fps": fps}
