@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 
+from .channels import async_start_channel, async_stop_channel, channel_name
 from .const import (
     CONF_STORAGE_PATH,
     DOMAIN,
@@ -22,20 +24,19 @@ from .const import (
     motion_signal,
     storage_signal,
 )
-from .engine import MotionWorker, Recorder
+from .entity import async_add_channel_entities
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
 from .runtime import (
+    ChannelRuntime,
     NvrConfigEntry,
     NvrData,
-    build_channel,
-    build_motion,
-    build_recorder,
     channel_subentries,
     motion_config,
     open_archive,
     prune,
     recorder_settings,
     retention_policy,
+    start_snapshot_threads,
     stop_all,
     storage_stats,
     stream_part,
@@ -78,26 +79,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     else:
         async_clear_storage_issue(hass, entry.entry_id)
 
-    for subentry in channel_subentries(entry):
-        recorder = None
-        if data.archive is not None:
-            recorder, recording_issues = build_recorder(hass, entry, subentry, data.archive)
-            data.recorders[subentry.subentry_id] = recorder
-            data.recording_issues[subentry.subentry_id] = recording_issues
-        worker = _build_motion(hass, entry, data, subentry, recorder)
-        channel, issues = build_channel(hass, entry, subentry, recorder, worker)
-        data.channels[subentry.subentry_id] = channel
-        data.issues[subentry.subentry_id] = issues
-        data.subentry_data[subentry.subentry_id] = stream_part(subentry.data)
     entry.runtime_data = data
     async_register_views(hass)  # playback in the media browser (once per HA run)
-    # Recorders first, so the first packets of every channel have somewhere to go.
-    for recorder in data.recorders.values():
-        recorder.start()  # starting a thread does not block
-    for worker in data.motion.values():
-        worker.start()
-    for channel in data.channels.values():
-        channel.start()
+    try:
+        # Threads are started in executor jobs: the event loop never waits on one.
+        await hass.async_add_executor_job(start_snapshot_threads, data.snapshots)
+        await asyncio.gather(*(async_start_channel(hass, entry, s) for s in channel_subentries(entry)))
+    except Exception:
+        await hass.async_add_executor_job(stop_all, data)
+        raise
     try:
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except Exception:
@@ -137,24 +127,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     data = entry.runtime_data
     _cancel_timers(data)
     unload_ok = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    for issues in data.issues.values():
-        issues.async_clear()
-    for recording_issues in data.recording_issues.values():
-        recording_issues.async_clear()
+    for runtime in data.channels.values():
+        runtime.issues.async_clear()
+        if runtime.recording_issues is not None:
+            runtime.recording_issues.async_clear()
     async_clear_storage_issue(hass, entry.entry_id)
     if not await hass.async_add_executor_job(stop_all, data):
-        _LOGGER.debug("Some streams of %s were still opening when unloaded; they end once open", entry.title)
+        _LOGGER.debug("Some threads of %s did not end in time", entry.title)
     return bool(unload_ok)
-
-
-def _build_motion(
-    hass: HomeAssistant, entry: NvrConfigEntry, data: NvrData, subentry: ConfigSubentry, recorder: Recorder | None
-) -> MotionWorker:
-    root = data.archive.root if data.archive is not None else None
-    worker, state = build_motion(hass, entry, subentry, recorder, root)
-    data.motion[subentry.subentry_id] = worker
-    data.motion_states[subentry.subentry_id] = state
-    return worker
 
 
 def _storage_usable(path: str) -> bool:
@@ -190,27 +170,53 @@ async def _async_prune(hass: HomeAssistant, entry: NvrConfigEntry, data: NvrData
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
-    """Reload when channels' streams changed; apply recording and motion settings live."""
+    """Follow changes of the entry: only the channels that changed are touched.
+
+    A new channel is started and gets its entities; a deleted one is stopped
+    (HA removes its entities and device); a channel whose streams changed is
+    rebuilt; a rename and recording or motion settings apply live. A new
+    storage folder reloads the whole NVR.
+    """
     data = entry.runtime_data
-    subentries = channel_subentries(entry)
-    current = {s.subentry_id: stream_part(s.data) for s in subentries}
-    if current != data.subentry_data or os.path.normpath(entry.data[CONF_STORAGE_PATH]) != os.path.normpath(
-        data.storage_path
-    ):
+    if os.path.normpath(entry.data[CONF_STORAGE_PATH]) != os.path.normpath(data.storage_path):
         await hass.config_entries.async_reload(entry.entry_id)
         return
     policy = retention_policy(entry.options)
     if data.archive is not None and data.archive.pruner.policy != policy:
         data.archive.set_policy(policy)
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
-    for subentry in subentries:
-        worker = data.motion.get(subentry.subentry_id)
-        if worker is not None and (config := motion_config(subentry.data)) != worker.config:
-            worker.apply(config)  # queued to the motion worker's thread
-            async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)
-        recorder = data.recorders.get(subentry.subentry_id)
-        if recorder is None:
+    wanted = {s.subentry_id: s for s in channel_subentries(entry)}
+    for subentry_id in [s for s in data.channels if s not in wanted]:
+        _LOGGER.debug("Channel %s of %s deleted", data.channels[subentry_id].name, entry.title)
+        await async_stop_channel(hass, entry, subentry_id)
+    for subentry_id, subentry in wanted.items():
+        runtime = data.channels.get(subentry_id)
+        if runtime is not None and runtime.stream_data != stream_part(subentry.data):
+            _LOGGER.debug("Streams of channel %s changed; restarting it", runtime.name)
+            await async_stop_channel(hass, entry, subentry_id)
+            runtime = None
+        if runtime is None:
+            async_add_channel_entities(entry, await async_start_channel(hass, entry, subentry))
             continue
-        settings = recorder_settings(entry.options, subentry.data)
-        if settings != recorder.settings:
-            recorder.update_settings(settings)  # queued to the recorder's thread
+        _async_apply_live_settings(hass, entry, subentry, runtime)
+
+
+@callback
+def _async_apply_live_settings(
+    hass: HomeAssistant, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime
+) -> None:
+    """Hand a running channel its new name, motion and recording settings."""
+    name = channel_name(subentry)
+    if name != runtime.name:
+        runtime.name = name
+        runtime.channel.rename(name)
+        device_registry = dr.async_get(hass)
+        device = device_registry.async_get_device(identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")})
+        if device is not None:
+            device_registry.async_update_device(device.id, name=name)
+    if (config := motion_config(subentry.data)) != runtime.motion.config:
+        runtime.motion.apply(config)  # queued to the motion worker's thread
+        async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)
+    recorder = runtime.recorder
+    if recorder is not None and (settings := recorder_settings(entry.options, subentry.data)) != recorder.settings:
+        recorder.update_settings(settings)  # queued to the recorder's thread

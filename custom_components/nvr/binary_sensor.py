@@ -9,9 +9,9 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .engine import MAIN, Channel
-from .entity import NvrChannelEntity, NvrMotionEntity, NvrRecordingEntity
-from .runtime import NvrConfigEntry, channel_subentries, motion_config
+from .engine import MAIN
+from .entity import NvrChannelEntity, NvrMotionEntity, NvrRecordingEntity, async_setup_channel_entities
+from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
 
 PARALLEL_UPDATES = 0
 
@@ -21,17 +21,16 @@ async def async_setup_entry(
     entry: NvrConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the video-signal and recording sensors of every channel."""
-    for subentry in channel_subentries(entry):
-        channel = entry.runtime_data.channels[subentry.subentry_id]
-        async_add_entities(
-            [
-                VideoSignalSensor(entry, subentry, channel),
-                RecordingSensor(entry, subentry),
-                MotionSensor(entry, subentry),
-            ],
-            config_subentry_id=subentry.subentry_id,
-        )
+    """Add the video-signal, recording and motion sensors of every channel."""
+
+    def _entities(entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> list:
+        return [
+            VideoSignalSensor(entry, subentry, runtime),
+            RecordingSensor(entry, subentry, runtime),
+            MotionSensor(entry, subentry, runtime),
+        ]
+
+    await async_setup_channel_entities(entry, async_add_entities, _entities)
 
 
 class VideoSignalSensor(NvrChannelEntity, BinarySensorEntity):
@@ -40,9 +39,9 @@ class VideoSignalSensor(NvrChannelEntity, BinarySensorEntity):
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_translation_key = "video_signal"
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, channel: Channel) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the sensor for the main stream."""
-        super().__init__(entry, subentry, channel, MAIN)
+        super().__init__(entry, subentry, runtime, MAIN)
         self._attr_unique_id = f"{subentry.subentry_id}_video_signal"
 
     @property
@@ -69,9 +68,9 @@ class RecordingSensor(NvrRecordingEntity, BinarySensorEntity):
 
     _attr_translation_key = "recording"
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the recording sensor of one channel."""
-        super().__init__(entry, subentry)
+        super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_recording"
 
     @property
@@ -103,9 +102,9 @@ class MotionSensor(NvrMotionEntity, BinarySensorEntity):
     _attr_device_class = BinarySensorDeviceClass.MOTION
     _attr_translation_key = "motion"
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the motion sensor of one channel."""
-        super().__init__(entry, subentry)
+        super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_motion"
 
     @property

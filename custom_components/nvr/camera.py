@@ -20,9 +20,9 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 
 from .const import CONF_MOTION_ENABLED, CONF_RTSP_TRANSPORT, DOMAIN, EXPORT_FOLDER, motion_signal, recording_signal
-from .engine import MAIN, SUB, Channel, ExportError, Recorder, RecorderStatus, export_clip
-from .entity import NvrChannelEntity, async_update_channel_data
-from .runtime import NvrConfigEntry, channel_subentries, motion_config
+from .engine import MAIN, SUB, ExportError, Recorder, RecorderStatus, export_clip
+from .entity import NvrChannelEntity, async_setup_channel_entities, async_update_channel_data
+from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,10 +44,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a camera per stream of every channel, and the recording actions."""
-    for subentry in channel_subentries(entry):
-        channel = entry.runtime_data.channels[subentry.subentry_id]
-        cameras = [NvrCamera(entry, subentry, channel, role) for role in channel.readers]
-        async_add_entities(cameras, config_subentry_id=subentry.subentry_id)
+
+    def _entities(entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> list:
+        return [NvrCamera(entry, subentry, runtime, role) for role in runtime.channel.readers]
+
+    await async_setup_channel_entities(entry, async_add_entities, _entities)
 
     platform = entity_platform.async_get_current_platform()
     platform.async_register_entity_service(
@@ -78,21 +79,21 @@ class NvrCamera(NvrChannelEntity, Camera):
 
     _attr_supported_features = CameraEntityFeature.STREAM
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, channel: Channel, role: str) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime, role: str) -> None:
         """Create the camera of one stream."""
-        NvrChannelEntity.__init__(self, entry, subentry, channel, role)
+        NvrChannelEntity.__init__(self, entry, subentry, runtime, role)
         Camera.__init__(self)
         self._entry = entry
         self._channel_name = subentry.title
         self._snapshots = entry.runtime_data.snapshots
-        self._recorder: Recorder | None = entry.runtime_data.recorders.get(subentry.subentry_id)
+        self._recorder: Recorder | None = runtime.recorder
         self._attr_unique_id = f"{subentry.subentry_id}_{role}"
         if role == SUB:
             self._attr_translation_key = "sub_stream"
             self._attr_entity_registry_enabled_default = False
         else:
             self._attr_name = None
-        self._source = channel.readers[role].source
+        self._source = runtime.channel.readers[role].source
         self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
         self._recording_shown = False
 

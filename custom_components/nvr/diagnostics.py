@@ -24,16 +24,16 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
         for field in (CONF_MAIN_URL, CONF_SUB_URL):
             if data.get(field):
                 data[field] = redact(data[field])
-        channel = entry.runtime_data.channels.get(subentry.subentry_id)
+        runtime = entry.runtime_data.channels.get(subentry.subentry_id)
         streams = {}
-        if channel is not None:
-            for role, reader in channel.readers.items():
+        if runtime is not None:
+            for role, reader in runtime.channel.readers.items():
                 status = asdict(reader.status)
                 if status.get("last_error"):
                     status["last_error"] = redact(status["last_error"])
                 status["thread_alive"] = reader.running
                 streams[role] = status
-        recorder = entry.runtime_data.recorders.get(subentry.subentry_id)
+        recorder = runtime.recorder if runtime is not None else None
         recording = None
         if recorder is not None:
             recording = {

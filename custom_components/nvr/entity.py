@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
@@ -10,10 +11,50 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, MANUFACTURER, motion_signal, recording_signal, status_signal
-from .engine import MAIN, Channel, MotionUpdate, Recorder, RecorderStatus, StreamStatus
-from .runtime import MotionState, NvrConfigEntry
+from .engine import MAIN, MotionUpdate, Recorder, RecorderStatus, StreamStatus
+from .runtime import ChannelRuntime, MotionState, NvrConfigEntry
+
+type ChannelEntityFactory = Callable[[NvrConfigEntry, ConfigSubentry, ChannelRuntime], list[Entity]]
+"""Makes a platform's entities for one channel."""
+
+
+async def async_setup_channel_entities(
+    entry: NvrConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback, factory: ChannelEntityFactory
+) -> None:
+    """Add a platform's entities for every running channel, and remember how for channels started later.
+
+    One channel per event-loop step: with many channels, creating all their
+    entities at once would hold the loop for tens of milliseconds.
+    """
+    data = entry.runtime_data
+    data.entity_adders.append((factory, async_add_entities))
+    for runtime in list(data.channels.values()):
+        await asyncio.sleep(0)
+        _add_entities(entry, runtime, factory, async_add_entities)
+
+
+@callback
+def async_add_channel_entities(entry: NvrConfigEntry, runtime: ChannelRuntime) -> None:
+    """Add the entities of a channel started after the platforms were set up."""
+    for factory, async_add_entities in entry.runtime_data.entity_adders:
+        _add_entities(entry, runtime, factory, async_add_entities)
+
+
+def _add_entities(
+    entry: NvrConfigEntry,
+    runtime: ChannelRuntime,
+    factory: ChannelEntityFactory,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    subentry = entry.subentries.get(runtime.subentry_id)
+    if subentry is None:
+        return
+    entities = factory(entry, subentry, runtime)
+    runtime.entities.extend(entities)
+    async_add_entities(entities, config_subentry_id=runtime.subentry_id)
 
 
 def channel_device_info(entry: NvrConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
@@ -37,13 +78,13 @@ class NvrChannelEntity(Entity):
         self,
         entry: NvrConfigEntry,
         subentry: ConfigSubentry,
-        channel: Channel,
+        runtime: ChannelRuntime,
         role: str = MAIN,
     ) -> None:
         """Bind the entity to a channel's stream."""
         self._entry_id = entry.entry_id
         self._subentry_id = subentry.subentry_id
-        self._channel = channel
+        self._channel = runtime.channel
         self._role = role
         self._attr_device_info = channel_device_info(entry, subentry)
         self._shown: tuple[object, ...] | None = None
@@ -91,12 +132,12 @@ class NvrRecordingEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Bind the entity to a channel's recorder (None while the storage folder is unusable)."""
         self._entry = entry
         self._entry_id = entry.entry_id
         self._subentry_id = subentry.subentry_id
-        self._recorder: Recorder | None = entry.runtime_data.recorders.get(subentry.subentry_id)
+        self._recorder: Recorder | None = runtime.recorder
         self._attr_device_info = channel_device_info(entry, subentry)
 
     @property
@@ -133,17 +174,18 @@ class NvrMotionEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Bind the entity to a channel's motion detection."""
         self._entry = entry
         self._entry_id = entry.entry_id
         self._subentry_id = subentry.subentry_id
+        self._motion_state = runtime.motion_state
         self._attr_device_info = channel_device_info(entry, subentry)
 
     @property
     def motion_state(self) -> MotionState:
         """What the channel's detector reported last."""
-        return self._entry.runtime_data.motion_states[self._subentry_id]
+        return self._motion_state
 
     @property
     def channel_data(self) -> Mapping[str, Any]:

@@ -9,8 +9,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .engine import MotionUpdate
-from .entity import NvrMotionEntity
-from .runtime import NvrConfigEntry, channel_subentries
+from .entity import NvrMotionEntity, async_setup_channel_entities
+from .runtime import ChannelRuntime, NvrConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -23,8 +23,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the motion event entity of every channel."""
-    for subentry in channel_subentries(entry):
-        async_add_entities([MotionEventEntity(entry, subentry)], config_subentry_id=subentry.subentry_id)
+    await async_setup_channel_entities(
+        entry, async_add_entities, lambda entry, subentry, runtime: [MotionEventEntity(entry, subentry, runtime)]
+    )
 
 
 class MotionEventEntity(NvrMotionEntity, EventEntity):
@@ -33,9 +34,9 @@ class MotionEventEntity(NvrMotionEntity, EventEntity):
     _attr_event_types = EVENT_TYPES
     _attr_translation_key = "motion"
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the event entity of one channel."""
-        super().__init__(entry, subentry)
+        super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_motion_event"
 
     @callback

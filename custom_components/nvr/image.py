@@ -12,8 +12,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .engine import Archive
-from .entity import NvrMotionEntity
-from .runtime import NvrConfigEntry, channel_subentries
+from .entity import NvrMotionEntity, async_setup_channel_entities
+from .runtime import ChannelRuntime, NvrConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the last-motion image of every channel."""
-    for subentry in channel_subentries(entry):
-        async_add_entities([LastMotionImage(hass, entry, subentry)], config_subentry_id=subentry.subentry_id)
+    await async_setup_channel_entities(
+        entry, async_add_entities, lambda entry, subentry, runtime: [LastMotionImage(hass, entry, subentry, runtime)]
+    )
 
 
 def _latest_thumbnail(archive: Archive, channel: str) -> tuple[bytes, float] | None:
@@ -47,9 +48,11 @@ class LastMotionImage(NvrMotionEntity, ImageEntity):
     _attr_content_type = "image/jpeg"
     _attr_translation_key = "last_motion"
 
-    def __init__(self, hass: HomeAssistant, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime
+    ) -> None:
         """Create the image of one channel."""
-        NvrMotionEntity.__init__(self, entry, subentry)
+        NvrMotionEntity.__init__(self, entry, subentry, runtime)
         ImageEntity.__init__(self, hass)
         self._attr_unique_id = f"{subentry.subentry_id}_last_motion"
 

@@ -22,8 +22,8 @@ from .const import (
     DEFAULT_MOTION_OFF_DELAY,
     DEFAULT_MOTION_SENSITIVITY,
 )
-from .entity import NvrMotionEntity, async_update_channel_data
-from .runtime import NvrConfigEntry, channel_subentries
+from .entity import NvrMotionEntity, async_setup_channel_entities, async_update_channel_data
+from .runtime import ChannelRuntime, NvrConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -77,11 +77,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the motion numbers of every channel."""
-    for subentry in channel_subentries(entry):
-        async_add_entities(
-            [MotionNumber(entry, subentry, description) for description in NUMBERS],
-            config_subentry_id=subentry.subentry_id,
-        )
+    await async_setup_channel_entities(
+        entry,
+        async_add_entities,
+        lambda entry, subentry, runtime: [MotionNumber(entry, subentry, runtime, d) for d in NUMBERS],
+    )
 
 
 class MotionNumber(NvrMotionEntity, NumberEntity):
@@ -90,9 +90,15 @@ class MotionNumber(NvrMotionEntity, NumberEntity):
     _attr_entity_category = EntityCategory.CONFIG
     entity_description: MotionNumberDescription
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, description: MotionNumberDescription) -> None:
+    def __init__(
+        self,
+        entry: NvrConfigEntry,
+        subentry: ConfigSubentry,
+        runtime: ChannelRuntime,
+        description: MotionNumberDescription,
+    ) -> None:
         """Create the number of one channel."""
-        super().__init__(entry, subentry)
+        super().__init__(entry, subentry, runtime)
         self.entity_description = description
         self._attr_unique_id = f"{subentry.subentry_id}_{description.key}"
 

@@ -24,12 +24,13 @@ class ChannelIssues:
         self._issue_id = f"channel_offline_{entry_id}_{subentry_id}"
         self._timer: CALLBACK_TYPE | None = None
         self._reason: FailureReason | None = None
+        self._closed = False
 
     @callback
     def async_update(self, role: str, status: StreamStatus) -> None:
         """Follow a status change of the channel."""
-        if role != MAIN:
-            return
+        if role != MAIN or self._closed:
+            return  # the sub stream, or a late status from a reader being stopped
         if status.connected:
             self._cancel_timer()
             ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
@@ -45,6 +46,7 @@ class ChannelIssues:
     @callback
     def async_clear(self) -> None:
         """Stop tracking and drop the issue (unload); it comes back if still true."""
+        self._closed = True
         self._cancel_timer()
         ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
 

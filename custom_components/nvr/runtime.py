@@ -1,13 +1,13 @@
-"""Runtime state of an NVR entry: engine channels and recorders built from subentries.
+"""Runtime state of an NVR entry, and the settings the engine gets from its config.
 
-Reader and recorder threads report status changes here; they are handed to
-the event loop with ``call_soon_threadsafe`` and fanned out over the
-dispatcher.
+Each channel (a subentry) runs as a :class:`ChannelRuntime`, built and
+stopped by :mod:`.channels`. Conversions from stored settings to engine
+settings, and the storage helpers (blocking: call them in an executor),
+live here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -15,14 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.util import dt as dt_util
+from homeassistant.core import CALLBACK_TYPE
 
 from .const import (
     CONF_EVENT_RETAIN_DAYS,
@@ -58,35 +55,31 @@ from .const import (
     DEFAULT_RETAIN_DAYS,
     DEFAULT_SEGMENT_SECONDS,
     DEFAULT_TRANSPORT,
-    DOMAIN,
-    EVENT_MOTION,
     MOTION_KEYS,
     RECORDER_STOP_TIMEOUT,
     RECORDING_KEYS,
     SUBENTRY_CHANNEL,
-    motion_signal,
-    recording_signal,
-    status_signal,
 )
 from .engine import (
     Archive,
     Channel,
-    ChannelConfig,
     MotionConfig,
     MotionSettings,
     MotionUpdate,
     MotionWorker,
     Recorder,
     RecorderSettings,
-    RecorderStatus,
     RecordingMode,
     RetentionPolicy,
     StorageStats,
     StreamSource,
-    StreamStatus,
     stop_channels,
 )
-from .repairs import ChannelIssues, RecordingIssues
+
+if TYPE_CHECKING:
+    from homeassistant.helpers.entity import Entity
+
+    from .repairs import ChannelIssues, RecordingIssues
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,6 +95,19 @@ def _snapshot_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=SNAPSHOT_WORKERS, thread_name_prefix="nvr-snapshot")
 
 
+def start_snapshot_threads(pool: ThreadPoolExecutor) -> None:
+    """Start all of a pool's threads now; blocking.
+
+    A pool starts its threads on demand, in the thread that submits work:
+    for stills that would be the event loop. Work that waits until every
+    thread runs makes the pool start them all here instead.
+    """
+    barrier = threading.Barrier(SNAPSHOT_WORKERS + 1)
+    for _ in range(SNAPSHOT_WORKERS):
+        pool.submit(barrier.wait)
+    barrier.wait()
+
+
 @dataclass
 class MotionState:
     """What Home Assistant shows of a channel's motion detection (event loop only)."""
@@ -115,29 +121,41 @@ class MotionState:
 
 
 @dataclass
+class ChannelRuntime:
+    """What one running channel is made of: its engine objects and what HA shows of them."""
+
+    subentry_id: str
+    name: str
+    channel: Channel
+    motion: MotionWorker
+    motion_state: MotionState
+    issues: ChannelIssues
+    recorder: Recorder | None = None
+    """None while the storage folder is unusable."""
+    recording_issues: RecordingIssues | None = None
+    stream_data: dict[str, Any] = field(default_factory=dict)
+    """The stream part of the subentry data it was built from, to spot changes that need a rebuild."""
+    entities: list[Entity] = field(default_factory=list)
+    """Its entities, to remove them when the channel is rebuilt or deleted."""
+
+
+@dataclass
 class NvrData:
     """What a loaded NVR entry holds at runtime."""
 
-    channels: dict[str, Channel] = field(default_factory=dict)
-    """Engine channels by subentry id."""
+    storage_path: str = ""
+    channels: dict[str, ChannelRuntime] = field(default_factory=dict)
+    """Running channels by subentry id."""
     snapshots: ThreadPoolExecutor = field(default_factory=_snapshot_pool)
     """Where the channels' still images are decoded."""
-    issues: dict[str, ChannelIssues] = field(default_factory=dict)
-    subentry_data: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    """The stream part of the subentry data the channels were built from, to spot real changes."""
-    storage_path: str = ""
     archive: Archive | None = None
     """The storage folder's index and retention; None while the folder is unusable."""
     storage_error: str | None = None
     """Why the storage folder could not be opened."""
     stats: StorageStats | None = None
     """The latest storage figures."""
-    recorders: dict[str, Recorder] = field(default_factory=dict)
-    """Recorders by subentry id (none while the storage folder is unusable)."""
-    recording_issues: dict[str, RecordingIssues] = field(default_factory=dict)
-    motion: dict[str, MotionWorker] = field(default_factory=dict)
-    """Motion detectors by subentry id."""
-    motion_states: dict[str, MotionState] = field(default_factory=dict)
+    entity_adders: list[tuple[Any, Any]] = field(default_factory=list)
+    """(entity factory, async_add_entities) of every platform, to add a new channel's entities."""
     unsubs: list[CALLBACK_TYPE] = field(default_factory=list)
     """Timers to cancel on unload or shutdown."""
     io_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -154,8 +172,8 @@ def channel_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
 
 
 def stream_part(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Channel data that needs a reload when it changes (all but the recording and motion settings)."""
-    return {k: v for k, v in data.items() if k not in RECORDING_KEYS and k not in MOTION_KEYS}
+    """Channel data whose change needs the channel rebuilt (all but its name, recording and motion settings)."""
+    return {k: v for k, v in data.items() if k not in RECORDING_KEYS and k not in MOTION_KEYS and k != CONF_NAME}
 
 
 def sources_from_data(data: Mapping[str, Any]) -> tuple[StreamSource, StreamSource | None]:
@@ -253,131 +271,33 @@ def prune(data: NvrData) -> StorageStats | None:
     return storage_stats(data)
 
 
-def stop_all(data: NvrData) -> bool:
-    """Stop readers, then recorders (they close their files), then the archive; blocking.
+def stop_channel_runtimes(runtimes: list[ChannelRuntime]) -> bool:
+    """Stop channels: readers, then motion workers (they end running events), then recorders; blocking.
 
-    Safe to call twice (HA stop, then unload). True if every thread ended in time.
+    Safe to call twice. True if every thread ended in time.
     """
-    ended = stop_channels(list(data.channels.values()))
-    for worker in data.motion.values():  # ends running events before the recorders close
-        ended = worker.stop() and ended
-    recorders = list(data.recorders.values())
+    ended = stop_channels([r.channel for r in runtimes])
+    for runtime in runtimes:
+        ended = runtime.motion.stop() and ended
+    recorders = [r.recorder for r in runtimes if r.recorder is not None]
     for recorder in recorders:
         recorder.stop(0)  # queue the stop for all first, so they finish together
     for recorder in recorders:
         if not recorder.stop(RECORDER_STOP_TIMEOUT):
             _LOGGER.warning("Recorder %s did not finish its file in time", recorder.label)
             ended = False
+    return ended
+
+
+def stop_all(data: NvrData) -> bool:
+    """Stop every channel, then close the archive and the snapshot threads; blocking.
+
+    Safe to call twice (HA stop, then unload). True if every thread ended in time.
+    """
+    ended = stop_channel_runtimes(list(data.channels.values()))
     with data.io_lock:
         if data.archive is not None and not data.stopped:
             data.archive.close()
         data.stopped = True
     data.snapshots.shutdown(wait=True, cancel_futures=True)
     return ended
-
-
-def _threadsafe(hass: HomeAssistant, target, *args: Any) -> None:
-    """Hand a call from an engine thread to the event loop (dropped once it is closed)."""
-    if hass.loop.is_closed():
-        return
-    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-        hass.loop.call_soon_threadsafe(target, *args)
-
-
-def build_recorder(
-    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, archive: Archive
-) -> tuple[Recorder, RecordingIssues]:
-    """Create the recorder of a subentry (engine channel id = subentry id), wired to the dispatcher."""
-    name = subentry.data.get(CONF_NAME) or subentry.title
-    signal = recording_signal(entry.entry_id, subentry.subentry_id)
-    issues = RecordingIssues(hass, entry.entry_id, subentry.subentry_id, name, str(archive.root))
-
-    @callback
-    def _on_loop(status: RecorderStatus) -> None:
-        issues.async_update(status)
-        async_dispatcher_send(hass, signal, status)
-
-    def _on_status(status: RecorderStatus) -> None:
-        # Called from the recorder's thread.
-        _threadsafe(hass, _on_loop, status)
-
-    recorder = Recorder(
-        subentry.subentry_id,
-        archive.root,
-        archive.index,
-        recorder_settings(entry.options, subentry.data),
-        on_status=_on_status,
-        make_room=archive.pruner.make_room,
-        label=name,
-    )
-    return recorder, issues
-
-
-def build_motion(
-    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, recorder: Recorder | None, root: Path | None
-) -> tuple[MotionWorker, MotionState]:
-    """Create the motion detector of a subentry, wired to its state, the dispatcher and the bus."""
-    name = subentry.data.get(CONF_NAME) or subentry.title
-    subentry_id = subentry.subentry_id
-    signal = motion_signal(entry.entry_id, subentry_id)
-    state = MotionState()
-
-    @callback
-    def _on_loop(update: MotionUpdate) -> None:
-        state.motion = update.kind == "motion_start"
-        state.update = update
-        if update.jpeg is not None:
-            state.image = update.jpeg
-            state.image_time = dt_util.utcnow()
-        async_dispatcher_send(hass, signal, update)
-        camera = er.async_get(hass).async_get_entity_id("camera", DOMAIN, f"{subentry_id}_main")
-        hass.bus.async_fire(
-            EVENT_MOTION,
-            {
-                "entry_id": entry.entry_id,
-                "channel_id": subentry_id,
-                "channel": name,
-                "entity_id": camera,
-                "event_id": update.event_id,
-                "kind": "start" if update.kind == "motion_start" else "end",
-                "start": dt_util.utc_from_timestamp(update.start).isoformat(),
-                "end": dt_util.utc_from_timestamp(update.end).isoformat() if update.end is not None else None,
-                "score": round(update.score, 2),
-                "snapshot": str(root / update.thumbnail) if root is not None and update.thumbnail else None,
-            },
-        )
-
-    def _on_event(update: MotionUpdate) -> None:
-        # Called from the motion worker's thread.
-        _threadsafe(hass, _on_loop, update)
-
-    worker = MotionWorker(
-        subentry_id, motion_config(subentry.data), recorder=recorder, root=root, on_event=_on_event, label=name
-    )
-    return worker, state
-
-
-def build_channel(
-    hass: HomeAssistant,
-    entry: ConfigEntry,
-    subentry: ConfigSubentry,
-    recorder: Recorder | None = None,
-    motion: MotionWorker | None = None,
-) -> tuple[Channel, ChannelIssues]:
-    """Create the engine channel of a subentry, wired to the dispatcher."""
-    main, sub = sources_from_data(subentry.data)
-    name = subentry.data.get(CONF_NAME) or subentry.title
-    config = ChannelConfig(key=subentry.subentry_id[-8:], name=name, main=main, sub=sub)
-    signal = status_signal(entry.entry_id, subentry.subentry_id)
-    issues = ChannelIssues(hass, entry.entry_id, subentry.subentry_id, name)
-
-    @callback
-    def _on_loop(role: str, status: StreamStatus) -> None:
-        issues.async_update(role, status)
-        async_dispatcher_send(hass, signal, role, status)
-
-    def _on_status(role: str, status: StreamStatus) -> None:
-        # Called from a reader thread.
-        _threadsafe(hass, _on_loop, role, status)
-
-    return Channel(config, _on_status, recorder=recorder, motion=motion), issues

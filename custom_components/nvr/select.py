@@ -10,8 +10,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import CONF_RECORDING_MODE
 from .engine import RecordingMode
-from .entity import NvrRecordingEntity
-from .runtime import NvrConfigEntry, channel_subentries, recording_mode
+from .entity import NvrRecordingEntity, async_setup_channel_entities
+from .runtime import ChannelRuntime, NvrConfigEntry, recording_mode
 
 PARALLEL_UPDATES = 0
 
@@ -22,8 +22,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the recording-mode select of every channel."""
-    for subentry in channel_subentries(entry):
-        async_add_entities([RecordingModeSelect(entry, subentry)], config_subentry_id=subentry.subentry_id)
+    await async_setup_channel_entities(
+        entry, async_add_entities, lambda entry, subentry, runtime: [RecordingModeSelect(entry, subentry, runtime)]
+    )
 
 
 class RecordingModeSelect(NvrRecordingEntity, SelectEntity):
@@ -32,9 +33,9 @@ class RecordingModeSelect(NvrRecordingEntity, SelectEntity):
     _attr_entity_category = EntityCategory.CONFIG
     _attr_translation_key = "recording_mode"
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the select of one channel."""
-        super().__init__(entry, subentry)
+        super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_recording_mode"
         self._attr_options = [mode.value for mode in RecordingMode]
 

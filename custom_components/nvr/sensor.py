@@ -21,8 +21,8 @@ from homeassistant.util import dt as dt_util
 
 from .const import storage_signal
 from .engine import StorageStats
-from .entity import NvrRecordingEntity, nvr_device_info
-from .runtime import NvrConfigEntry, channel_subentries
+from .entity import NvrRecordingEntity, async_setup_channel_entities, nvr_device_info
+from .runtime import ChannelRuntime, NvrConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -71,8 +71,9 @@ async def async_setup_entry(
 ) -> None:
     """Add the NVR's storage sensors and each channel's bitrate sensor."""
     async_add_entities([StorageSensor(entry, description) for description in STORAGE_SENSORS])
-    for subentry in channel_subentries(entry):
-        async_add_entities([RecordingBitrateSensor(entry, subentry)], config_subentry_id=subentry.subentry_id)
+    await async_setup_channel_entities(
+        entry, async_add_entities, lambda entry, subentry, runtime: [RecordingBitrateSensor(entry, subentry, runtime)]
+    )
 
 
 class StorageSensor(SensorEntity):
@@ -124,9 +125,9 @@ class RecordingBitrateSensor(NvrRecordingEntity, SensorEntity):
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _attr_entity_registry_enabled_default = False
 
-    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the bitrate sensor of one channel."""
-        super().__init__(entry, subentry)
+        super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_recording_bitrate"
 
     @property

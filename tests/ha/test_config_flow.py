@@ -193,7 +193,7 @@ async def test_reconfigure_channel(hass: HomeAssistant, make_entry, rtsp_server)
     await hass.async_block_till_done()
 
     assert entry.subentries[subentry.subentry_id].title == "Front door"
-    channel = entry.runtime_data.channels[subentry.subentry_id]
+    channel = entry.runtime_data.channels[subentry.subentry_id].channel
     assert set(channel.readers) == {"main", "sub"}
     # The sub-stream camera exists but is disabled by default.
     registry = er.async_get(hass)
@@ -236,7 +236,7 @@ async def test_channel_pre_and_post_roll(hass: HomeAssistant, make_entry, rtsp_s
     await hass.async_block_till_done()
     yard = next(s for s in entry.subentries.values() if s.title == "Yard")
     assert (yard.data["pre_roll"], yard.data["post_roll"]) == (3, 120)
-    settings = entry.runtime_data.recorders[yard.subentry_id].settings
+    settings = entry.runtime_data.channels[yard.subentry_id].recorder.settings
     assert (settings.pre_roll, settings.post_roll, settings.mode) == (3, 120, "continuous")
 
     # Changing only the rolls is applied live and keeps the recording mode set by the select.
@@ -252,7 +252,7 @@ async def test_channel_pre_and_post_roll(hass: HomeAssistant, make_entry, rtsp_s
     data = entry.subentries[door_sub.subentry_id].data
     assert (data["recording_mode"], data["pre_roll"], data["post_roll"]) == ("off", 5, 30)
     assert entry.runtime_data.channels[door_sub.subentry_id] is channel
-    settings = entry.runtime_data.recorders[door_sub.subentry_id].settings
+    settings = entry.runtime_data.channels[door_sub.subentry_id].recorder.settings
     assert (settings.mode, settings.pre_roll, settings.post_roll) == ("off", 5, 30)
 
 

@@ -42,7 +42,7 @@ async def test_devices_and_entities(hass: HomeAssistant, live_entry) -> None:
 
 
 async def test_snapshot_from_memory(hass: HomeAssistant, live_entry) -> None:
-    channel = next(iter(live_entry.runtime_data.channels.values()))
+    channel = next(iter(live_entry.runtime_data.channels.values())).channel
     await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 10)
     image = await async_get_image(hass, "camera.front_door", width=320, height=180)
     assert image.content_type == "image/jpeg"
@@ -86,7 +86,7 @@ async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips)
         server.start()
         back = await async_wait_for(hass, lambda: signal() == STATE_ON, 10)
         assert back < 5
-        channel = next(iter(entry.runtime_data.channels.values()))
+        channel = next(iter(entry.runtime_data.channels.values())).channel
         await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 5)
         again = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
         assert again != placeholder

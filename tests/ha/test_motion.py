@@ -178,7 +178,7 @@ async def test_numbers_apply_live_and_camera_switches_detection(
 ) -> None:
     entry, sid = await _setup(hass, make_entry, motion_server.url("/motion"))
     channel = entry.runtime_data.channels[sid]
-    worker = entry.runtime_data.motion[sid]
+    worker = entry.runtime_data.channels[sid].motion
     registry = er.async_get(hass)
     for entity_id, value, expected in (
         ("number.front_door_motion_sensitivity", 80, ("sensitivity", 80)),
@@ -259,7 +259,7 @@ async def test_zones_and_masks_in_the_channel_flow(hass: HomeAssistant, make_ent
     data = entry.subentries[sid].data
     assert data["motion_zones"] == "0,0 1,0 1,0.5 0,0.5; 0,0.6 0.2,0.6 0.2,1"
     assert data["motion_masks"] == "0.4,0 0.6,0 0.6,0.2 0.4,0.2"
-    config = entry.runtime_data.motion[sid].config
+    config = entry.runtime_data.channels[sid].motion.config
     assert len(config.settings.zones) == 2 and len(config.settings.masks) == 1
     assert config.settings.detect_fps == 2 and config.low_power is True
     assert entry.runtime_data.channels[sid] is channel, "applied without a reload"

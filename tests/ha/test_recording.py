@@ -46,7 +46,7 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry, options: dict | No
 def _only(entry: MockConfigEntry):
     (subentry,) = entry.subentries.values()
     data = entry.runtime_data
-    return subentry, data.recorders[subentry.subentry_id], data.archive
+    return subentry, data.channels[subentry.subentry_id].recorder, data.archive
 
 
 async def _complete_segments(hass: HomeAssistant, archive, channel: str, count: int, timeout: float = 10):
@@ -114,7 +114,7 @@ async def test_mode_survives_reload(hass: HomeAssistant, make_entry, rtsp_server
     assert hass.states.get("select.door_recording_mode").state == "motion"
     assert entry.subentries[subentry.subentry_id].data["recording_mode"] == "motion"
     assert recorder.settings.mode == "motion"
-    assert entry.runtime_data.recorders[subentry.subentry_id] is recorder  # no reload
+    assert entry.runtime_data.channels[subentry.subentry_id].recorder is recorder  # no reload
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
@@ -132,7 +132,7 @@ async def test_start_and_stop_recording_make_a_manual_event(hass: HomeAssistant,
     data = {**channel_data("Till", rtsp_server.url("/live")), "recording_mode": "off"}
     entry = await _setup(hass, make_entry(data), FAST)
     subentry, recorder, archive = _only(entry)
-    channel = entry.runtime_data.channels[subentry.subentry_id]
+    channel = entry.runtime_data.channels[subentry.subentry_id].channel
     await async_wait_for(hass, lambda: channel.status().connected, 10)
     assert hass.states.get("camera.till").state == "streaming"
     assert archive.index.events(subentry.subentry_id) == []
@@ -344,7 +344,7 @@ async def test_unusable_folder_keeps_live_view_and_retries(hass: HomeAssistant, 
     issue = issues.async_get_issue(DOMAIN, f"storage_unavailable_{entry.entry_id}")
     assert issue is not None and issue.translation_key == "storage_unavailable"
     assert issue.translation_placeholders["folder"] == str(storage)
-    assert entry.runtime_data.recorders == {}
+    assert [r.recorder for r in entry.runtime_data.channels.values()] == [None]
     # Live view still works; recording entities say they cannot record.
     await async_wait_for(hass, lambda: hass.states.get("camera.gate").state == "streaming", 10)
     assert hass.states.get("binary_sensor.gate_recording").state == STATE_UNAVAILABLE
@@ -366,9 +366,9 @@ async def test_unusable_folder_keeps_live_view_and_retries(hass: HomeAssistant, 
     # The disk comes back: the next periodic check opens it and recording starts.
     blocker.unlink()
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
-    await async_wait_for(hass, lambda: entry.runtime_data.recorders != {}, 10)
+    await async_wait_for(hass, lambda: all(r.recorder for r in entry.runtime_data.channels.values()), 10)
     assert issues.async_get_issue(DOMAIN, f"storage_unavailable_{entry.entry_id}") is None
-    (recorder,) = entry.runtime_data.recorders.values()
+    (recorder,) = [r.recorder for r in entry.runtime_data.channels.values()]
     assert recorder.settings.mode == "motion"
     assert (storage / "index.db").is_file()
 

@@ -1,15 +1,16 @@
-"""Runtime behaviour: the event loop never stalls, threads never linger,
+"""Runtime behaviour: our work never holds the event loop, threads never linger,
 diagnostics hide credentials, and a lost feed raises a repair issue."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
 import time
+from unittest.mock import patch
 
 from homeassistant.components.camera import async_get_image
+from homeassistant.components.camera.img_util import TurboJPEGSingleton
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -20,43 +21,52 @@ from support import async_wait_for, reader_threads
 from custom_components.nvr.const import DOMAIN
 
 from .conftest import channel_data
+from .loop_steps import LoopSteps
 
-MAX_STALL = 0.05
+MAX_STEP_CPU = 0.02
+"""CPU seconds our code may hold the event loop in one step (it measures a few ms)."""
+HA_COMPONENTS = ("camera", "binary_sensor", "event", "image", "number", "select", "sensor")
 
 
-async def test_event_loop_never_stalls(hass: HomeAssistant, make_entry, rtsp_server) -> None:
-    # HA's own first-time imports are not ours to measure: do them first.
-    for component in ("camera", "binary_sensor"):
+async def test_our_work_never_holds_the_event_loop(hass: HomeAssistant, make_entry, rtsp_server) -> None:
+    """16 channels set up, give stills, are reloaded and unload without a long step of ours on the loop.
+
+    Measured in CPU time of the loop thread, so a busy machine does not
+    count; HA's own first-time set-up of its components is done before.
+    """
+    for component in HA_COMPONENTS:
         assert await async_setup_component(hass, component, {})
+    TurboJPEGSingleton.instance()  # HA loads its JPEG scaler on the first still it scales
     entry = make_entry(
-        channel_data("A", rtsp_server.url("/live"), rtsp_server.url("/sub")),
-        channel_data("B", rtsp_server.url("/live?b=1")),
-        channel_data("C", f"rtsp://127.0.0.1:{free_port()}/down"),
+        *(channel_data(f"C{n}", rtsp_server.url(f"/live?c={n}"), rtsp_server.url(f"/sub?c={n}")) for n in range(15)),
+        channel_data("Down", f"rtsp://127.0.0.1:{free_port()}/down"),
     )
-    lags: list[float] = []
-    done = asyncio.Event()
+    started_on_loop: list[str] = []
+    original_start = threading.Thread.start
 
-    async def monitor() -> None:
-        loop = asyncio.get_running_loop()
-        while not done.is_set():
-            start = loop.time()
-            await asyncio.sleep(0.005)
-            lags.append(loop.time() - start - 0.005)
+    def _start(thread: threading.Thread) -> None:
+        if thread.name.startswith("nvr-") and threading.current_thread() is threading.main_thread():
+            started_on_loop.append(thread.name)
+        original_start(thread)
 
-    task = hass.async_create_background_task(monitor(), "loop monitor")
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    channels = list(entry.runtime_data.channels.values())
-    await async_wait_for(hass, lambda: all(c.readers["main"].gop.latest() for c in channels[:2]), 10)
-    for _ in range(5):
-        for entity_id in ("camera.a", "camera.b", "camera.c"):
-            await async_get_image(hass, entity_id, width=640, height=360)
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    done.set()
-    await task
-    assert len(lags) > 50
-    assert max(lags) < MAX_STALL, f"event loop stalled {max(lags) * 1000:.0f} ms"
+    steps = LoopSteps()
+    with patch.object(threading.Thread, "start", _start), steps.record():
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        live = [r.channel for r in entry.runtime_data.channels.values() if r.name != "Down"]
+        await async_wait_for(hass, lambda: all(c.readers["main"].gop.latest() for c in live), 30)
+        for n in range(15):
+            await async_get_image(hass, f"camera.c{n}", width=640, height=360)
+        await async_get_image(hass, "camera.down", width=640, height=360)
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+    assert started_on_loop == [], "engine threads were started on the event loop"
+    ours = steps.ours()
+    assert len(ours) > 100
+    worst = ours[0]
+    assert worst.cpu < MAX_STEP_CPU, f"a step of ours held the loop {worst.cpu * 1000:.1f} ms (CPU): {worst.where}"
 
 
 async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entry, rtsp_server) -> None:
@@ -70,14 +80,14 @@ async def test_unload_and_reload_leave_no_threads(hass: HomeAssistant, make_entr
     first = set(reader_threads())
     # Once connected, a reader stops between packets, well within 2 s. (A reader
     # still inside FFmpeg's open cannot be interrupted: see test_reader.py.)
-    channels = list(entry.runtime_data.channels.values())
+    channels = [r.channel for r in entry.runtime_data.channels.values()]
     await async_wait_for(hass, lambda: all(c.status().connected for c in channels), 10)
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert not first & set(reader_threads()), "old reader threads survived the reload"
     assert len(reader_threads()) == 3
-    channels = list(entry.runtime_data.channels.values())
+    channels = [r.channel for r in entry.runtime_data.channels.values()]
     await async_wait_for(hass, lambda: all(c.status().connected for c in channels), 10)
 
     # Stills decode on at most two threads of the NVR's own.
@@ -99,7 +109,7 @@ async def test_diagnostics_hide_credentials(hass: HomeAssistant, hass_client, ma
     assert await async_setup_component(hass, "diagnostics", {})
     entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="secret"))
     assert await hass.config_entries.async_setup(entry.entry_id)
-    channel = next(iter(entry.runtime_data.channels.values()))
+    channel = next(iter(entry.runtime_data.channels.values())).channel
     await async_wait_for(hass, lambda: channel.status().connected, 10)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     text = json.dumps(diagnostics)
@@ -133,7 +143,7 @@ async def test_lost_feed_raises_and_clears_issue(hass: HomeAssistant, make_entry
         (subentry,) = entry.subentries.values()
         issue_id = f"channel_offline_{entry.entry_id}_{subentry.subentry_id}"
         issues = ir.async_get(hass)
-        channel = entry.runtime_data.channels[subentry.subentry_id]
+        channel = entry.runtime_data.channels[subentry.subentry_id].channel
         await async_wait_for(hass, lambda: channel.status().connected, 10)
         server.stop()
         await async_wait_for(hass, lambda: issues.async_get_issue(DOMAIN, issue_id) is not None, 10)
@@ -149,7 +159,7 @@ async def test_credentials_never_logged(hass: HomeAssistant, make_entry, rtsp_ba
     entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="hunter2-pw"))
     assert await hass.config_entries.async_setup(entry.entry_id)
     (subentry,) = entry.subentries.values()
-    channel = entry.runtime_data.channels[subentry.subentry_id]
+    channel = entry.runtime_data.channels[subentry.subentry_id].channel
     await async_wait_for(hass, lambda: channel.status().failure is not None, 10)
     # The channel flow's probe fails the same way and must not leak either.
     result = await hass.config_entries.subentries.async_init((entry.entry_id, "channel"), context={"source": "user"})

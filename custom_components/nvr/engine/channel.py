@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from .stills.placeholder import no_signal_jpeg
@@ -67,6 +67,12 @@ class Channel:
                 sink=combine_sinks(recorder if role == MAIN else None, motion if role == self.motion_role else None),
             )
 
+    def rename(self, name: str) -> None:
+        """Change the name shown in stills and logs (the streams go on)."""
+        self.config = replace(self.config, name=name)
+        for role, reader in self.readers.items():
+            reader.label = f"{name} ({role})"
+
     def start(self) -> None:
         """Start every reader thread."""
         for reader in self.readers.values():
@@ -84,8 +90,8 @@ class Channel:
         ok = True
         for reader in self.readers.values():
             ok = reader.stop(max(0.0, deadline - time.monotonic())) and ok
-        if not ok:  # expected while a stream is still opening (it waits for a keyframe)
-            _LOGGER.debug("A reader of %s is still inside FFmpeg; it ends when that call returns", self.config.name)
+        if not ok:
+            _LOGGER.warning("A reader of %s did not end within %.1f s", self.config.name, timeout)
         return ok
 
     def status(self, role: str = MAIN) -> StreamStatus:
@@ -112,9 +118,8 @@ class Channel:
 def stop_channels(channels: list[Channel], timeout: float = 2.0) -> bool:
     """Stop many channels within one shared deadline; True if all ended.
 
-    A reader blocked inside FFmpeg (opening a stream waits for a keyframe)
-    cannot be interrupted; if the deadline passes, it ends by itself as soon
-    as that call returns, bounded by the open and read timeouts.
+    A reader blocked inside FFmpeg (opening a stream, or waiting for a
+    packet) is woken by shutting its sockets down (see ``stream.interrupt``).
     """
     for channel in channels:
         channel.request_stop()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from engine import StreamSource
-from engine.stream.reader import StreamReader
+from engine.stream.reader import OPEN_TIMEOUT, READ_TIMEOUT, StreamReader
 from rtsp_peer import RtspServer, live_mount
 from support import reader_threads, wait_for
 
@@ -78,13 +79,48 @@ def test_file_mount_end_counts_as_loss(rtsp_server) -> None:
         assert reader.stop(2.0)
 
 
-def test_stop_while_opening_ends_with_the_open(rtsp_server) -> None:
-    """FFmpeg's open cannot be interrupted; the thread still ends right after it."""
-    reader = StreamReader(StreamSource(rtsp_server.url("/live")), "t5")
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_stop_interrupts_an_open_that_would_block(silent_server, transport: str) -> None:
+    """A camera that accepts and never answers holds FFmpeg's open for OPEN_TIMEOUT; a stop ends it at once."""
+    reader = StreamReader(StreamSource(silent_server.url("/live"), transport=transport), "t5")
     reader.start()
-    time.sleep(0.05)  # inside av.open, waiting for a keyframe
-    start = time.monotonic()
-    reader.stop(5.0)
-    assert time.monotonic() - start < 2.0
+    wait_for(lambda: reader._watch is not None and reader._watch._candidates(), 5)  # inside av.open, connected
+    assert reader.stop(OPEN_TIMEOUT / 2), "the open was not interrupted"
     assert not reader.running
-    assert not reader.status.connected
+    assert reader.status.failure is None, "a deliberate stop is not a camera failure"
+
+
+def test_stop_interrupts_a_read_of_a_stalled_feed(rtsp_server_factory, clips) -> None:
+    """A feed that stops sending holds FFmpeg's read for READ_TIMEOUT; a stop ends it at once."""
+    server = rtsp_server_factory([live_mount("/live", clips / "live.ts")])
+    reader = StreamReader(StreamSource(server.url("/live")), "t6")
+    reader.start()
+    try:
+        wait_for(lambda: reader.status.connected, 10)
+        server.freeze()
+        frozen_at = reader.status.last_frame_time
+        wait_for(lambda: time.time() - (reader.status.last_frame_time or frozen_at) > 0.5, 5)
+        assert reader.stop(READ_TIMEOUT / 2), "the read was not interrupted"
+        assert reader.status.connected, "the stop came first, not the read timeout"
+    finally:
+        server.thaw()
+        reader.stop(2.0)
+    assert not reader_threads()
+
+
+def test_stop_of_one_reader_leaves_another_of_the_same_camera(rtsp_server) -> None:
+    """Sockets are told apart by owner: stopping one stream never cuts another one of the same host."""
+    kept = StreamReader(StreamSource(rtsp_server.url("/live")), "t7")
+    stopped = StreamReader(StreamSource(rtsp_server.url("/sub")), "t8")
+    kept.start()
+    stopped.start()
+    try:
+        wait_for(lambda: kept.status.connected and stopped.status.connected, 10)
+        reconnects = kept.status.reconnects
+        assert stopped.stop(2.0)
+        frame = kept.status.last_frame_time
+        wait_for(lambda: (kept.status.last_frame_time or 0) > frame + 1.0, 5)
+        assert kept.status.connected
+        assert kept.status.reconnects == reconnects
+    finally:
+        kept.stop(2.0)

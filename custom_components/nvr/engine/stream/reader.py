@@ -17,6 +17,7 @@ import av.error
 
 from .avopen import classify_error, fps_from_stamps, open_input, video_stream
 from .gop import CodecParams, EncodedPacket, GopBuffer
+from .interrupt import SocketWatch
 from .mediaformat import MediaFormat
 from .sinks import PacketSink
 from .source import StreamSource, redact
@@ -30,6 +31,8 @@ READ_TIMEOUT = 5.0
 BACKOFF_START = 0.5
 BACKOFF_CAP = 3.0
 """Capped so a returning camera is back within about 3.5 s."""
+STOP_POLL = 0.1
+"""Seconds between wake-ups of a thread asked to stop (see :meth:`StreamReader.stop`)."""
 STATS_WINDOW = 3.0
 STATUS_INTERVAL = 10.0
 """How often bitrate/fps are republished while connected."""
@@ -70,6 +73,8 @@ class StreamReader:
         self._waiting_since = 0.0
         """When the current blocking FFmpeg call (open or read) began."""
         self._sink_started = False
+        self._watch: SocketWatch | None = None
+        """The sockets of the current connection attempt, to wake FFmpeg on a stop."""
 
     @property
     def status(self) -> StreamStatus:
@@ -92,16 +97,27 @@ class StreamReader:
         self._thread.start()
 
     def request_stop(self) -> None:
-        """Ask the thread to end without waiting."""
+        """Ask the thread to end, waking it if FFmpeg is blocked in an open or a read; blocking (/proc)."""
         self._stop.set()
+        watch = self._watch
+        if watch is not None:
+            watch.interrupt()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Ask the thread to end and wait for it; True if it ended in time."""
-        self._stop.set()
+        """Ask the thread to end and wait for it; True if it ended in time.
+
+        While FFmpeg is still creating its connection there may be no socket
+        to shut down yet, so the wake-up is repeated until the thread ends.
+        """
+        deadline = time.monotonic() + timeout
+        self.request_stop()
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        while True:
+            self._thread.join(min(STOP_POLL, max(0.0, deadline - time.monotonic())))
+            if not self._thread.is_alive() or time.monotonic() >= deadline:
+                return not self._thread.is_alive()
+            self.request_stop()
 
     def _publish(self, **changes) -> None:
         with self._status_lock:
@@ -129,6 +145,8 @@ class StreamReader:
             except StreamError as err:
                 self._disconnected(err.reason, err.detail)
             except (av.error.FFmpegError, OSError) as err:
+                if self._stop.is_set():
+                    break  # woken by a stop: not a failure of the camera
                 waited = time.monotonic() - self._waiting_since
                 limit = READ_TIMEOUT if self.status.connected else OPEN_TIMEOUT
                 self._disconnected(classify_error(err, waited, limit), redact(str(err)))
@@ -152,7 +170,19 @@ class StreamReader:
     def _read_once(self) -> None:
         """Connect and read until the stream fails or ends."""
         sink = self.sink
-        container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=sink is None)
+        watch = SocketWatch(self.source.url)
+        self._watch = watch
+        if self._stop.is_set():  # asked to stop before the watch was in place
+            self._watch = None
+            watch.release()
+            return
+        try:
+            container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=sink is None)
+        except BaseException:
+            self._watch = None
+            watch.release()
+            raise
+        watch.claim()
         self._sink_started = False
         try:
             stream, info = video_stream(container)
@@ -166,7 +196,9 @@ class StreamReader:
         finally:
             if self._sink_started and sink is not None:
                 self._sink_call(sink.stream_ended)
+            self._watch = None
             container.close()
+            watch.release()
 
     def _sink_call(self, method: Callable, *args) -> None:
         try:

@@ -1,0 +1,213 @@
+"""Start and stop one channel: its readers, recorder and motion worker, wired to Home Assistant.
+
+Engine threads report status changes and motion events through callbacks
+called in their own threads; these hand the news to the event loop with
+``call_soon_threadsafe``, where it goes to repair issues, the dispatcher and
+the bus. Building the engine objects and starting or stopping their threads
+is blocking work: it runs in an executor job, never on the event loop.
+
+Each channel is started and stopped on its own, so adding, changing or
+deleting one channel never interrupts the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, EVENT_MOTION, motion_signal, recording_signal, status_signal
+from .engine import (
+    Archive,
+    Channel,
+    ChannelConfig,
+    MotionConfig,
+    MotionUpdate,
+    MotionWorker,
+    Recorder,
+    RecorderSettings,
+    RecorderStatus,
+    StreamStatus,
+)
+from .repairs import ChannelIssues, RecordingIssues
+from .runtime import (
+    ChannelRuntime,
+    MotionState,
+    NvrConfigEntry,
+    motion_config,
+    recorder_settings,
+    sources_from_data,
+    stop_channel_runtimes,
+    stream_part,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def channel_name(subentry: ConfigSubentry) -> str:
+    """The name a channel is shown with."""
+    return subentry.data.get(CONF_NAME) or subentry.title
+
+
+def _threadsafe(hass: HomeAssistant, target: Callable[..., None], *args: Any) -> None:
+    """Hand a call from an engine thread to the event loop (dropped once it is closed)."""
+    if hass.loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        hass.loop.call_soon_threadsafe(target, *args)
+
+
+def _recorder_callback(hass: HomeAssistant, entry_id: str, subentry_id: str, issues: RecordingIssues):
+    signal = recording_signal(entry_id, subentry_id)
+
+    @callback
+    def _on_loop(status: RecorderStatus) -> None:
+        issues.async_update(status)
+        async_dispatcher_send(hass, signal, status)
+
+    return lambda status: _threadsafe(hass, _on_loop, status)
+
+
+def _status_callback(hass: HomeAssistant, entry_id: str, subentry_id: str, issues: ChannelIssues):
+    signal = status_signal(entry_id, subentry_id)
+
+    @callback
+    def _on_loop(role: str, status: StreamStatus) -> None:
+        issues.async_update(role, status)
+        async_dispatcher_send(hass, signal, role, status)
+
+    return lambda role, status: _threadsafe(hass, _on_loop, role, status)
+
+
+def _motion_callback(
+    hass: HomeAssistant, entry: NvrConfigEntry, subentry_id: str, name: str, state: MotionState, root: Path | None
+):
+    signal = motion_signal(entry.entry_id, subentry_id)
+
+    @callback
+    def _on_loop(update: MotionUpdate) -> None:
+        state.motion = update.kind == "motion_start"
+        state.update = update
+        if update.jpeg is not None:
+            state.image = update.jpeg
+            state.image_time = dt_util.utcnow()
+        async_dispatcher_send(hass, signal, update)
+        camera = er.async_get(hass).async_get_entity_id("camera", DOMAIN, f"{subentry_id}_main")
+        hass.bus.async_fire(
+            EVENT_MOTION,
+            {
+                "entry_id": entry.entry_id,
+                "channel_id": subentry_id,
+                "channel": name,
+                "entity_id": camera,
+                "event_id": update.event_id,
+                "kind": "start" if update.kind == "motion_start" else "end",
+                "start": dt_util.utc_from_timestamp(update.start).isoformat(),
+                "end": dt_util.utc_from_timestamp(update.end).isoformat() if update.end is not None else None,
+                "score": round(update.score, 2),
+                "snapshot": str(root / update.thumbnail) if root is not None and update.thumbnail else None,
+            },
+        )
+
+    return lambda update: _threadsafe(hass, _on_loop, update)
+
+
+def _build_and_start(
+    subentry: ConfigSubentry,
+    name: str,
+    archive: Archive | None,
+    settings: RecorderSettings,
+    motion: MotionConfig,
+    on_recorder: Callable[[RecorderStatus], None],
+    on_motion: Callable[[MotionUpdate], None],
+    on_status: Callable[[str, StreamStatus], None],
+) -> tuple[Channel, MotionWorker, Recorder | None]:
+    """Create a channel's engine objects and start their threads; blocking."""
+    sid = subentry.subentry_id
+    recorder = None
+    if archive is not None:
+        recorder = Recorder(
+            sid,
+            archive.root,
+            archive.index,
+            settings,
+            on_status=on_recorder,
+            make_room=archive.pruner.make_room,
+            label=name,
+        )
+    root = archive.root if archive is not None else None
+    worker = MotionWorker(sid, motion, recorder=recorder, root=root, on_event=on_motion, label=name)
+    main, sub = sources_from_data(subentry.data)
+    channel = Channel(ChannelConfig(key=sid[-8:], name=name, main=main, sub=sub), on_status, recorder, worker)
+    # Recorder first, so the first packets of the stream have somewhere to go.
+    if recorder is not None:
+        recorder.start()
+    worker.start()
+    channel.start()
+    return channel, worker, recorder
+
+
+async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subentry: ConfigSubentry) -> ChannelRuntime:
+    """Build a channel's engine objects and start them (in an executor job); register it."""
+    data = entry.runtime_data
+    sid = subentry.subentry_id
+    name = channel_name(subentry)
+    archive = data.archive
+    issues = ChannelIssues(hass, entry.entry_id, sid, name)
+    recording_issues = (
+        RecordingIssues(hass, entry.entry_id, sid, name, str(archive.root)) if archive is not None else None
+    )
+    state = MotionState()
+    root = archive.root if archive is not None else None
+    on_recorder = (
+        _recorder_callback(hass, entry.entry_id, sid, recording_issues) if recording_issues is not None else None
+    )
+    channel, worker, recorder = await hass.async_add_executor_job(
+        _build_and_start,
+        subentry,
+        name,
+        archive,
+        recorder_settings(entry.options, subentry.data),
+        motion_config(subentry.data),
+        on_recorder,
+        _motion_callback(hass, entry, sid, name, state, root),
+        _status_callback(hass, entry.entry_id, sid, issues),
+    )
+    runtime = ChannelRuntime(
+        subentry_id=sid,
+        name=name,
+        channel=channel,
+        motion=worker,
+        motion_state=state,
+        issues=issues,
+        recorder=recorder,
+        recording_issues=recording_issues,
+        stream_data=stream_part(subentry.data),
+    )
+    data.channels[sid] = runtime
+    return runtime
+
+
+async def async_stop_channel(hass: HomeAssistant, entry: NvrConfigEntry, subentry_id: str) -> None:
+    """Remove a channel's entities, clear its issues and stop its threads (in an executor job)."""
+    runtime = entry.runtime_data.channels.pop(subentry_id, None)
+    if runtime is None:
+        return
+    for entity in runtime.entities:
+        if entity.hass is not None and entity.platform is not None:
+            await entity.async_remove()
+    runtime.entities.clear()
+    runtime.issues.async_clear()
+    if runtime.recording_issues is not None:
+        runtime.recording_issues.async_clear()
+    if not await hass.async_add_executor_job(stop_channel_runtimes, [runtime]):
+        _LOGGER.debug("Some threads of channel %s did not end in time", runtime.name)
