@@ -13,7 +13,8 @@ Fixtures (all session scoped unless noted):
   ``/h264`` and ``/h265``; with B-frames (12 s, from the start for every
   client: looping a B-frame clip loses frames at the seam) at ``/h264b`` and
   ``/h265b``; ``/av`` is live H.264 with G.711 A-law audio
-  (:data:`rtsp_peer.AV_LAUNCH`).
+  (:data:`rtsp_peer.AV_LAUNCH`); ``/pcma`` and ``/pcmu`` are the same at
+  640x360 with A-law and mu-law audio.
 * ``rtsp_basic`` / ``rtsp_digest`` - Basic / Digest auth, user ``admin``
   password ``secret``: protected ``/live``, plus open ``/open`` (MJPEG).
 * ``garbage_server`` / ``silent_server`` - misbehaving TCP peers.
@@ -51,6 +52,7 @@ from rtsp_peer import (  # noqa: E402
     GarbageServer,
     RtspServer,
     SilentServer,
+    av_launch,
     file_mount,
     launch_mount,
     live_mount,
@@ -160,7 +162,14 @@ def recording_server(rec_clips: dict[str, Path]) -> Iterator[RtspServer]:
         (file_mount if bframes else live_mount)(path, rec_clips[path], codec=codec)
         for path, (codec, bframes) in RECORDING_MOUNTS.items()
     ]
-    server = RtspServer([*mounts, launch_mount("/av", AV_LAUNCH)])
+    server = RtspServer(
+        [
+            *mounts,
+            launch_mount("/av", AV_LAUNCH),
+            launch_mount("/pcma", av_launch(640, 360, "alaw")),
+            launch_mount("/pcmu", av_launch(640, 360, "mulaw")),
+        ]
+    )
     yield from _session_server(server)
 
 

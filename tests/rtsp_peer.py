@@ -52,16 +52,24 @@ AUDIO_LAUNCH = (
     "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
     "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay0 pt=8"
 )
-#: Endless live H.264 (320x180, 15 fps, keyframe every 15 frames, no B-frames)
-#: with G.711 A-law audio (8 kHz mono), like a typical camera with a microphone.
-AV_LAUNCH = (
-    "videotestsrc is-live=true pattern=ball "
-    "! video/x-raw,format=I420,width=320,height=180,framerate=15/1 "
-    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
-    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
-    "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
-    "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"
-)
+
+
+def av_launch(width: int = 320, height: int = 180, law: str = "alaw") -> str:
+    """Endless live H.264 (15 fps, keyframe every 15 frames, no B-frames) with G.711 audio
+    (``alaw``: PCMA or ``mulaw``: PCMU, 8 kHz mono), like a typical camera with a microphone."""
+    pay = "rtppcmapay name=pay1 pt=8" if law == "alaw" else "rtppcmupay name=pay1 pt=0"
+    return (
+        "videotestsrc is-live=true pattern=ball "
+        f"! video/x-raw,format=I420,width={width},height={height},framerate=15/1 "
+        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
+        "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
+        "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
+        f"! audio/x-raw,rate=8000,channels=1 ! {law}enc ! {pay}"
+    )
+
+
+#: 320x180 H.264 with G.711 A-law (see :func:`av_launch`).
+AV_LAUNCH = av_launch()
 #: Endless live MJPEG video stream, 320x240 at 10 fps.
 MJPEG_LAUNCH = (
     "videotestsrc is-live=true pattern=ball "

@@ -104,6 +104,32 @@ def ffprobe(path: Path) -> dict:
     return json.loads(proc.stdout)
 
 
+def packet_times(path: Path) -> dict[str, list[tuple[float, float]]]:
+    """(pts, duration) in seconds of the video and the audio packets of a file, as ffprobe reads them."""
+    proc = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=codec_type,pts_time,duration_time",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    times: dict[str, list[tuple[float, float]]] = {"video": [], "audio": []}
+    for packet in json.loads(proc.stdout)["packets"]:
+        times[packet["codec_type"]].append((float(packet["pts_time"]), float(packet.get("duration_time") or 0)))
+    for packets in times.values():
+        packets.sort()
+    return times
+
+
 def decode_errors(path: Path) -> str:
     """Errors ffmpeg reports while decoding the whole file (empty when none)."""
     proc = subprocess.run(

@@ -28,7 +28,7 @@ from .recording.export import ExportedClip, ExportError, export_clip
 from .recording.index import Event, RecordingIndex, Segment
 from .recording.recorder import Recorder
 from .recording.retention import PruneResult, RetentionPolicy
-from .recording.status import DiskFault, EventKind, RecorderSettings, RecorderStatus, RecordingMode
+from .recording.status import EventKind, RecorderSettings, RecorderStatus, RecordingFault, RecordingMode
 from .stream.avopen import SUPPORTED_CODECS
 from .stream.probe import probe
 from .stream.source import (
@@ -53,7 +53,6 @@ __all__ = [
     "Channel",
     "ChannelConfig",
     "ClipCache",
-    "DiskFault",
     "Event",
     "EventKind",
     "ExportError",
@@ -70,6 +69,7 @@ __all__ = [
     "Recorder",
     "RecorderSettings",
     "RecorderStatus",
+    "RecordingFault",
     "RecordingIndex",
     "RecordingMode",
     "RetentionPolicy",

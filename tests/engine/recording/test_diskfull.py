@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 import pytest
-from engine import Archive, DiskFault, RecorderSettings, RetentionPolicy
+from engine import Archive, RecorderSettings, RecordingFault, RetentionPolicy
 from engine.recording.segment import scan_segment
 from support import wait_for
 
@@ -63,7 +63,7 @@ def test_disk_full_pauses_and_resumes(rtsp_server, tiny_disk: Path, caplog: pyte
         ) as (_arc, rec, _chan):
             wait_for(lambda: rec.status.fault is not None, 30)
             status = rec.status
-            assert status.fault == DiskFault.DISK_FULL, status
+            assert status.fault == RecordingFault.DISK_FULL, status
             assert not status.recording
             assert rec._thread is not None and rec._thread.is_alive()
             # The files indexed as finished (a retry may be creating a file meanwhile).
@@ -76,7 +76,7 @@ def test_disk_full_pauses_and_resumes(rtsp_server, tiny_disk: Path, caplog: pyte
                 with av.open(str(path)) as container:
                     assert sum(1 for _ in container.decode(video=0)) > 0
             time.sleep(1.0)
-            assert rec.status.fault == DiskFault.DISK_FULL  # stays paused while the disk is full
+            assert rec.status.fault == RecordingFault.DISK_FULL  # stays paused while the disk is full
             _remount(tiny_disk, "16m")
             freed = time.monotonic()
             wait_for(lambda: rec.status.fault is None and rec.status.recording, 10)
@@ -90,7 +90,7 @@ def test_disk_full_pauses_and_resumes(rtsp_server, tiny_disk: Path, caplog: pyte
     resumed = tiny_disk / new_file
     assert scan_segment(resumed) is not None
     assert ffprobe(resumed)["streams"][0]["codec_name"] == "h264"
-    assert any(s.fault == DiskFault.DISK_FULL for s in statuses)
+    assert any(s.fault == RecordingFault.DISK_FULL for s in statuses)
     errors = [r for r in caplog.records if r.exc_info or r.levelno >= logging.CRITICAL]
     assert not errors, [r.getMessage() for r in errors]
     messages = [r.getMessage() for r in caplog.records]

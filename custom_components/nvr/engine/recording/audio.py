@@ -34,11 +34,12 @@ class AacTranscoder:
         self.sample_rate = audio.sample_rate
         self.resampler: av.audio.resampler.AudioResampler | None = None
         self.next_pts: int | None = None
+        self.first_pts: int | None = None
 
     def encode(self, data: bytes, start_samples: int) -> list[av.Packet]:
         """Packets for one input packet whose first sample is at ``start_samples``."""
         if self.next_pts is None:
-            self.next_pts = start_samples
+            self.next_pts = self.first_pts = start_samples
         packet = av.Packet(data)
         out: list[av.Packet] = []
         for frame in self.decoder.decode(packet):
@@ -61,7 +62,9 @@ class AacTranscoder:
             chunk.pts = self.next_pts
             chunk.time_base = self.stream.codec_context.time_base
             self.next_pts += chunk.samples
-        return list(self.stream.encode(chunk))
+        # The encoder's priming packet comes before the first sample: left in, it would start the
+        # file before its first picture and the muxer would move everything later (no edit lists).
+        return [p for p in self.stream.encode(chunk) if p.pts is None or p.pts >= self.first_pts]
 
     def flush(self) -> list[av.Packet]:
         """Encode what is still buffered."""
@@ -70,5 +73,5 @@ class AacTranscoder:
             for chunk in self.resampler.resample(None):
                 out.extend(self._encode_chunk(chunk))
         with contextlib.suppress(av.error.FFmpegError, ValueError):
-            out.extend(self.stream.encode(None))
+            out.extend(p for p in self.stream.encode(None) if p.pts is None or p.pts >= (self.first_pts or 0))
         return out

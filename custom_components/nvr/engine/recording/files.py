@@ -1,8 +1,10 @@
-"""The file a recorder writes, its index entry, and the disk faults that pause it.
+"""The file a recorder writes, its index entry, and the faults that pause it.
 
 Used only from the recorder's thread. A write error closes the file, keeping
-what reached the disk, and sets a :class:`.status.DiskFault`; new files are
-then tried every ``RETRY_INTERVAL`` seconds. A fault counts as over only
+what reached the disk, and sets a :class:`.status.RecordingFault`; new files
+are then tried after ``RETRY_INTERVAL`` seconds, doubling up to
+``RETRY_CAP``, for as long as the fault lasts (and at once on a new
+connection when the stream itself was refused). A fault counts as over only
 once ``RESUME_PROOF`` seconds of footage reached a new file (or it closed
 whole): a full disk still takes a new empty file and a fragment or so.
 """
@@ -22,12 +24,14 @@ from ..stream.mediaformat import MediaFormat
 from .index import RecordingIndex
 from .layout import segment_relpath
 from .segment import SegmentWriter, WrittenSegment, file_size
-from .status import DiskFault, classify_fault
+from .status import RecordingFault, classify_fault
 
 _LOGGER = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 5.0
-"""Seconds between attempts to resume after a disk fault."""
+"""Seconds before the first attempt to resume after a fault."""
+RETRY_CAP = 60.0
+"""Longest wait between attempts while a fault lasts."""
 INDEX_UPDATE_INTERVAL = 10.0
 """How often the segment being written has its end and size updated in the index."""
 RESUME_PROOF = 2.0
@@ -60,13 +64,14 @@ class SegmentFiles:
         """Wall time of the open file's first keyframe."""
         self.written_until: float | None = None
         """Wall time up to which footage of this connection was written."""
-        self.fault: DiskFault | None = None
+        self.fault: RecordingFault | None = None
         self.fault_detail: str | None = None
         self._segment_id: int | None = None
         self._next_index_update = 0.0
         self._resume_from: int | None = None
         """While a fault is set and a new file is open: its size once created."""
         self._next_retry = 0.0
+        self._retry_delay = RETRY_INTERVAL
 
     @property
     def relpath(self) -> str | None:
@@ -82,14 +87,20 @@ class SegmentFiles:
         except Exception:
             _LOGGER.exception("Freeing space for %s failed", self.label)
 
+    def new_connection(self) -> None:
+        """A new connection may carry other stream parameters: a refused stream is tried again at once."""
+        self.written_until = None
+        if self.fault == RecordingFault.STREAM_REJECTED:
+            self._next_retry = 0.0
+
     def may_write(self, now: float) -> bool:
         """Whether a new file may be tried now (always, unless a fault waits for its retry)."""
         if self.fault is None:
             return True
         if now < self._next_retry:
             return False
-        self._next_retry = now + RETRY_INTERVAL
-        self.make_room()
+        if self.fault.disk:
+            self.make_room()
         return True  # try; a new fault sets the next retry
 
     def open(self, media: MediaFormat, dts: int, wall: float, first: EncodedPacket | None = None) -> bool:
@@ -194,17 +205,23 @@ class SegmentFiles:
         self.fault = None
         self.fault_detail = None
         self._resume_from = None
+        self._retry_delay = RETRY_INTERVAL
         self._on_change()
 
     def _set_fault(self, err: BaseException, path: Path) -> None:
         fault = classify_fault(err)
         detail = f"{getattr(err, 'strerror', None) or err}"
+        if self.fault is None:
+            self._retry_delay = RETRY_INTERVAL
         if self.fault != fault:
-            _LOGGER.error("Recording of %s paused: %s (%s, %s)", self.label, fault.value, detail, path.parent)
+            where = path.parent if fault.disk else "the camera's stream"
+            _LOGGER.error("Recording of %s paused: %s (%s, %s)", self.label, fault.value, detail, where)
         self.fault = fault
         self._resume_from = None
         self.fault_detail = detail
-        self._next_retry = time.time() + RETRY_INTERVAL
-        if fault == DiskFault.DISK_FULL:
+        self._next_retry = time.time() + self._retry_delay
+        _LOGGER.debug("Recording of %s retries in %.0f s", self.label, self._retry_delay)
+        self._retry_delay = min(self._retry_delay * 2, RETRY_CAP)
+        if fault == RecordingFault.DISK_FULL:
             self.make_room()
         self._on_change()

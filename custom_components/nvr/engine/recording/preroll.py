@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..stream.gop import EncodedPacket
 
 MAX_PREROLL_BYTES = 32 * 1024 * 1024
+EARLY_AUDIO_LIMIT = 512
 
 
 @dataclass(slots=True)
@@ -31,6 +32,8 @@ class PrerollBuffer:
         self.max_bytes = max_bytes
         self._gops: deque[BufferedGop] = deque()
         self._bytes = 0
+        self._early_audio: deque[EncodedPacket] = deque(maxlen=EARLY_AUDIO_LIMIT)
+        """Audio that arrived before the first keyframe was known (held back by the timestamp fixer)."""
 
     def __bool__(self) -> bool:
         """Whether a GOP is held."""
@@ -47,11 +50,21 @@ class PrerollBuffer:
 
     def start_gop(self, start: float, dts: int) -> None:
         """A keyframe at wall time ``start`` begins a new GOP."""
-        self._gops.append(BufferedGop(start, dts))
+        gop = BufferedGop(start, dts)
+        self._gops.append(gop)
+        if len(self._gops) == 1 and self._early_audio:
+            # The writer drops what precedes the keyframe (by pts); the rest belongs to this GOP.
+            for packet in self._early_audio:
+                gop.items.append((packet, True))
+                gop.bytes += len(packet.data)
+                self._bytes += len(packet.data)
+            self._early_audio.clear()
 
     def add(self, packet: EncodedPacket, audio: bool) -> None:
         """Append a packet to the newest GOP (dropped before the first keyframe)."""
         if not self._gops:
+            if audio:
+                self._early_audio.append(packet)
             return
         gop = self._gops[-1]
         gop.items.append((packet, audio))
@@ -73,6 +86,7 @@ class PrerollBuffer:
     def clear(self) -> None:
         """Forget everything."""
         self._gops.clear()
+        self._early_audio.clear()
         self._bytes = 0
 
     def _drop_oldest(self) -> None:

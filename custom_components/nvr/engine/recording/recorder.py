@@ -100,6 +100,8 @@ class Recorder:
         self._events = RunningEvents(channel, root, index, self.label)
         self._hold_until = 0.0
         """Motion mode writes until this wall time (last event end + post-roll)."""
+        self._audio_hold: list[EncodedPacket] = []
+        """Audio for the open file newer than the last video written: it goes to a file by its time."""
         self._stopping = False
 
     # -- public API (any thread) ----------------------------------------------
@@ -249,7 +251,7 @@ class Recorder:
         self._start_wall = wall_time
         self._fixer = TimestampFixer()
         self._preroll.clear()
-        self._files.written_until = None
+        self._files.new_connection()
         _LOGGER.debug("Recorder of %s: stream %s", self.label, media.describe())
 
     def _on_end(self) -> None:
@@ -282,7 +284,9 @@ class Recorder:
         if audio:
             self._preroll.add(packet, True)
             if self._files.writer is not None:
-                self._files.write(lambda w: w.write_audio(packet))
+                self._audio_hold.append(packet)
+                last = self._fixer.last_dts
+                self._flush_audio(None if last is None else last + 1)
             return
         for fixed in self._fixer.feed(packet):
             self._on_video(fixed, arrival)
@@ -313,9 +317,11 @@ class Recorder:
                 self._close_segment(packet.dts, publish=False)
                 if files.fault is None:  # a failed close waits for the next retry (and was published)
                     self._open_segment(packet.dts, wall, packet)
+                    self._flush_audio(packet.dts + 1)
                 return
             else:
                 files.write(lambda w: w.write_video(packet))
+                self._flush_audio(packet.dts + 1)
                 return
         if (
             files.writer is None
@@ -376,6 +382,7 @@ class Recorder:
                 if gop.start <= target:
                     chosen = gop
         gops = [g for g in self._preroll if g.start >= chosen.start]
+        self._audio_hold = []  # the buffer holds that audio too
         if not self._open_segment(chosen.dts, chosen.start):
             return
         files = self._files
@@ -395,7 +402,27 @@ class Recorder:
         self._publish()
         return True
 
+    def _audio_ticks(self, packet: EncodedPacket) -> int | None:
+        media = self._media
+        if media is None or media.audio is None or packet.pts is None:
+            return None
+        return round(packet.pts * media.audio.time_base / media.video_time_base)
+
+    def _flush_audio(self, limit: int | None) -> None:
+        """Write held audio older than video tick ``limit`` (all when None) to the open file."""
+        keep = []
+        for packet in self._audio_hold:
+            ticks = self._audio_ticks(packet)
+            if limit is None or ticks is None or ticks < limit:
+                self._files.write(lambda w, p=packet: w.write_audio(p))
+            else:
+                keep.append(packet)
+        self._audio_hold = keep
+
     def _close_segment(self, end_dts: int | None, publish: bool = True) -> None:
+        self._flush_audio(end_dts)
+        if end_dts is None:
+            self._audio_hold = []
         written = self._files.close(end_dts)
         if written is None:
             return

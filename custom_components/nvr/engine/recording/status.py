@@ -6,6 +6,8 @@ import errno
 from dataclasses import dataclass
 from enum import StrEnum
 
+import av.error
+
 
 class RecordingMode(StrEnum):
     """When a channel records."""
@@ -15,12 +17,19 @@ class RecordingMode(StrEnum):
     MOTION = "motion"
 
 
-class DiskFault(StrEnum):
+class RecordingFault(StrEnum):
     """Why recording is paused."""
 
     DISK_FULL = "disk_full"
     UNWRITABLE = "unwritable"
     WRITE_ERROR = "write_error"
+    STREAM_REJECTED = "stream_rejected"
+    """The muxer refused the stream's parameters or packets: not a fault of the disk."""
+
+    @property
+    def disk(self) -> bool:
+        """Whether the storage is at fault."""
+        return self is not RecordingFault.STREAM_REJECTED
 
 
 class EventKind(StrEnum):
@@ -46,7 +55,7 @@ class RecorderStatus:
 
     mode: RecordingMode = RecordingMode.CONTINUOUS
     recording: bool = False
-    fault: DiskFault | None = None
+    fault: RecordingFault | None = None
     fault_detail: str | None = None
     bitrate: int | None = None
     """Bits per second of footage written, over the last closed segment."""
@@ -58,11 +67,17 @@ class RecorderStatus:
     """A manual recording is going on."""
 
 
-def classify_fault(err: BaseException) -> DiskFault:
-    """The disk fault an error from writing a file stands for."""
+_REJECTED = (av.error.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError)
+"""FFmpeg's answers, besides EINVAL, for parameters or packets a muxer cannot take."""
+
+
+def classify_fault(err: BaseException) -> RecordingFault:
+    """The fault an error from writing a file stands for."""
     code = getattr(err, "errno", None)
+    if isinstance(err, av.error.FFmpegError) and (code == errno.EINVAL or isinstance(err, _REJECTED)):
+        return RecordingFault.STREAM_REJECTED
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFault.DISK_FULL
+        return RecordingFault.DISK_FULL
     if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
-        return DiskFault.UNWRITABLE
-    return DiskFault.WRITE_ERROR
+        return RecordingFault.UNWRITABLE
+    return RecordingFault.WRITE_ERROR

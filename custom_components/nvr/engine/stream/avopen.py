@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterable
-from fractions import Fraction
 
 import av
 import av.error
@@ -67,18 +66,12 @@ def classify_error(err: BaseException, waited: float | None = None, limit: float
     return FailureReason.CANNOT_CONNECT
 
 
-def fps_from_rate(rate: Fraction | None) -> float | None:
-    """Turn a PyAV frame rate into fps, ignoring missing or absurd values."""
-    if not rate or rate <= 0 or rate > 240:
-        return None
-    return round(float(rate), 2)
-
-
 def video_stream(container: InputContainer) -> tuple[VideoStream, StreamInfo]:
     """The container's video stream and what the open learnt of it.
 
     Raises StreamError when there is no video or its codec is not supported.
-    Width, height or fps may still be 0/None if the open did not see them.
+    Width and height may still be 0 if the open did not see them; the frame
+    rate is left out (None): only the video's timestamps tell it right.
     """
     if not container.streams.video:
         raise StreamError(FailureReason.NO_VIDEO, "the stream carries no video")
@@ -87,8 +80,7 @@ def video_stream(container: InputContainer) -> tuple[VideoStream, StreamInfo]:
     codec = ctx.name if ctx is not None else "none"
     if codec not in SUPPORTED_CODECS:
         raise StreamError(FailureReason.UNSUPPORTED_CODEC, f"video codec {codec} is not H.264 or H.265")
-    fps = fps_from_rate(stream.average_rate) or fps_from_rate(stream.guessed_rate)
-    return stream, StreamInfo(codec, ctx.width, ctx.height, fps)
+    return stream, StreamInfo(codec, ctx.width, ctx.height, None)
 
 
 def fps_from_stamps(stamps: Iterable[float]) -> float | None:
@@ -97,3 +89,15 @@ def fps_from_stamps(stamps: Iterable[float]) -> float | None:
     if len(unique) < 3 or unique[-1] <= unique[0]:
         return None
     return round((len(unique) - 1) / (unique[-1] - unique[0]), 2)
+
+
+def decoded_size(codec: str, extradata: bytes | None, keyframe: bytes) -> tuple[int, int] | None:
+    """The picture size found by decoding a keyframe (when no SPS could be read); blocking."""
+    try:
+        ctx = av.CodecContext.create(codec, "r")
+        if extradata:
+            ctx.extradata = extradata
+        frames = ctx.decode(av.Packet(keyframe)) or ctx.decode(None)
+    except (av.error.FFmpegError, ValueError):
+        return None
+    return (frames[0].width, frames[0].height) if frames else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
-from av.container import InputContainer, OutputContainer
+from av.container import OutputContainer
 from av.stream import Stream
 
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "opus"})
@@ -47,14 +47,18 @@ class AudioFormat:
 class MediaFormat:
     """Codec parameters of one connection's video (and audio) stream."""
 
-    def __init__(self, video: Stream, audio: Stream | None) -> None:
-        """Copy the parameters of the input's ``video`` and ``audio`` streams."""
+    def __init__(self, video: Stream, audio: Stream | None, size: tuple[int, int] | None = None) -> None:
+        """Copy the parameters of the input's ``video`` and ``audio`` streams.
+
+        ``size`` is the picture size when the input's probe did not learn it
+        (see :mod:`.sps`): a muxer refuses a video track of size 0×0.
+        """
         self._holder = av.open(io.BytesIO(), "w", format="mp4")
         self._video = copy_stream(self._holder, video)
         ctx = video.codec_context
         self.video_codec: str = ctx.name
-        self.width: int = ctx.width
-        self.height: int = ctx.height
+        self.width: int = size[0] if size else ctx.width
+        self.height: int = size[1] if size else ctx.height
         self.video_time_base: Fraction = video.time_base or Fraction(1, 90000)
         self.video_seconds_per_tick: float = float(self.video_time_base)
         """The time base as a float, for per-packet arithmetic (Fractions are slow)."""
@@ -74,18 +78,16 @@ class MediaFormat:
             if self.audio.copy:
                 self._audio = copy_stream(self._holder, audio)
 
-    @classmethod
-    def from_input(cls, container: InputContainer, video: Stream) -> MediaFormat:
-        """Build from an open input: its given video stream and first audio stream."""
-        audio = container.streams.audio[0] if container.streams.audio else None
-        return cls(video, audio)
-
     def add_video(self, output: OutputContainer) -> Stream:
         """Add a stream-copied video track to ``output``.
 
         H.265 gets the ``hvc1`` tag, which Safari and Apple players need.
         """
         stream = copy_stream(output, self._video)
+        # Copied from the input's parameters, which may lack the size; the
+        # context's values reach the track when the file's header is written.
+        stream.codec_context.width = self.width
+        stream.codec_context.height = self.height
         if self.video_codec == "hevc":
             stream.codec_context.codec_tag = "hvc1"
         return stream

@@ -39,10 +39,8 @@ def probe(source: StreamSource, timeout: float = DEFAULT_PROBE_TIMEOUT) -> Strea
 
 def _describe(container, deadline: float) -> StreamInfo:
     stream, info = video_stream(container)
-    width, height, fps = info.width, info.height, info.fps
-    if not (width and height and fps):
-        width, height, measured = _sample(container, stream, deadline, width, height)
-        fps = fps or measured
+    # The frame rate always comes from the timestamps: the demuxer's guess can be twice the real one.
+    width, height, fps = _sample(container, stream, deadline, info.width, info.height)
     if not (width and height):
         raise StreamError(FailureReason.NO_VIDEO, "no decodable picture arrived")
     return StreamInfo(codec=info.codec, width=width, height=height, fps=fps)

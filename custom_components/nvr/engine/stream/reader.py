@@ -15,19 +15,25 @@ from dataclasses import replace
 
 import av.error
 
-from .avopen import classify_error, fps_from_stamps, open_input, video_stream
+from .avopen import classify_error, decoded_size, fps_from_stamps, open_input, video_stream
 from .gop import CodecParams, EncodedPacket, GopBuffer
 from .interrupt import SocketWatch
 from .mediaformat import MediaFormat
 from .sinks import PacketSink
 from .source import StreamSource, redact
+from .sps import picture_size
 from .status import FailureReason, StreamError, StreamInfo, StreamStatus
 
 _LOGGER = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 8.0
 READ_TIMEOUT = 5.0
-"""A feed that stalls this long counts as lost (a camera gone without BYE)."""
+"""A feed that stalls this long counts as lost (a camera gone without BYE).
+
+FFmpeg's own read timeout is the same, but when it fires the RTSP demuxer may
+first hand over a frame it still held, and only the next read (another
+timeout later) fails: so the reader also checks the gap between video packets.
+"""
 BACKOFF_START = 0.5
 BACKOFF_CAP = 3.0
 """Capped so a returning camera is back within about 3.5 s."""
@@ -35,6 +41,8 @@ STOP_POLL = 0.1
 """Seconds between wake-ups of a thread asked to stop (see :meth:`StreamReader.stop`)."""
 STATS_WINDOW = 3.0
 STATUS_INTERVAL = 10.0
+FPS_SETTLE = 1.0
+"""Seconds after connecting when the frame rate measured from timestamps is first published."""
 """How often bitrate/fps are republished while connected."""
 
 StatusCallback = Callable[[StreamStatus], None]
@@ -185,14 +193,10 @@ class StreamReader:
         watch.claim()
         self._sink_started = False
         try:
-            stream, info = video_stream(container)
-            extradata = stream.codec_context.extradata
-            codec = CodecParams(info.codec, bytes(extradata) if extradata else None, info.width, info.height)
-            self.gop.reset(codec)
+            stream, probed = video_stream(container)
             self._samples.clear()
             audio = container.streams.audio[0] if sink is not None and container.streams.audio else None
-            media = MediaFormat(stream, audio) if sink is not None else None
-            self._pump(container, stream, audio, info, media)
+            self._pump(_Connection(container, stream, audio, probed))
         finally:
             if self._sink_started and sink is not None:
                 self._sink_call(sink.stream_ended)
@@ -206,46 +210,59 @@ class StreamReader:
         except Exception:
             _LOGGER.exception("Recorder of %s failed to take a packet", self.label)
 
-    def _pump(self, container, stream, audio, info: StreamInfo, media: MediaFormat | None) -> None:
+    def _pump(self, conn: _Connection) -> None:
         next_stats = 0.0
+        last_video = time.monotonic()
+        stream, audio = conn.stream, conn.audio
         tick = float(stream.time_base) if stream.time_base else 0.0
         sink = self.sink
         streams = (stream, audio) if audio is not None else (stream,)
-        for packet in container.demux(*streams):
+        for packet in conn.container.demux(*streams):
             if self._stop.is_set():
                 break
             if not packet.size:
                 continue  # demuxer flush packet
+            now = time.monotonic()
+            if self._received and now - last_video >= READ_TIMEOUT:
+                raise StreamError(FailureReason.TIMEOUT, f"no video for {now - last_video:.0f} s")
             if audio is not None and packet.stream_index == audio.index:
                 if self._sink_started:
                     encoded = EncodedPacket(bytes(packet), packet.pts, True, packet.dts, packet.duration or 0)
                     self._sink_call(sink.packet, encoded, True)
                 continue
+            last_video = now
             encoded = EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe, packet.dts, packet.duration or 0)
+            if not self._received:
+                if not (packet.is_keyframe and conn.learn_size(encoded)):
+                    continue  # connected means a picture of known size can be shown: from the first keyframe
+                self.gop.reset(conn.codec_params())
             self.gop.add(encoded)
-            if sink is not None and (self._sink_started or packet.is_keyframe):
+            if sink is not None:
                 if not self._sink_started:
                     self._sink_started = True
-                    self._sink_call(sink.stream_started, media, time.time())
+                    self._sink_call(sink.stream_started, conn.media_format(), time.time())
                 self._sink_call(sink.packet, encoded, False)
-            now = self._waiting_since = time.monotonic()
+            self._waiting_since = now
             pts_s = packet.pts * tick if packet.pts is not None and tick else None
             self._samples.append((now, packet.size, pts_s))
             while self._samples and now - self._samples[0][0] > STATS_WINDOW:
                 self._samples.popleft()
+            self._last_frame_time = time.time()
             if not self._received:
-                if not packet.is_keyframe:
-                    continue  # connected means a picture can be shown: from the first keyframe
                 self._received = True
-                self._last_frame_time = time.time()
+                info = conn.info()
                 _LOGGER.info("Stream %s connected: %s", self.label, info.describe())
                 self._publish(connected=True, info=info, failure=None, last_error=None)
-                next_stats = now + 1.0
+                next_stats = now + FPS_SETTLE
                 continue
-            self._last_frame_time = time.time()
             if now >= next_stats:
                 next_stats = now + STATUS_INTERVAL
-                self._publish(**self._rates())
+                rates = self._rates()
+                info = self.status.info
+                # The frame rate is the one the timestamps show, never the probe's guess.
+                if info is not None and rates.get("measured_fps") and info.fps != rates["measured_fps"]:
+                    rates["info"] = replace(info, fps=rates["measured_fps"])
+                self._publish(**rates)
 
     def _rates(self) -> dict[str, float | int | None]:
         samples = list(self._samples)
@@ -255,3 +272,40 @@ class StreamReader:
         fps = fps_from_stamps(s[2] for s in samples if s[2] is not None)
         bitrate = int(sum(s[1] for s in samples[1:]) * 8 / span) if span > 0 else None
         return {"bitrate": bitrate, "measured_fps": fps}
+
+
+class _Connection:
+    """One open input: its streams, and what was learnt of its video."""
+
+    def __init__(self, container, stream, audio, probed: StreamInfo) -> None:
+        self.container = container
+        self.stream = stream
+        self.audio = audio
+        self.probed = probed
+        extradata = stream.codec_context.extradata
+        self.extradata = bytes(extradata) if extradata else None
+        self.size: tuple[int, int] | None = (probed.width, probed.height) if probed.width and probed.height else None
+        if self.size is None:
+            self.size = picture_size(probed.codec, self.extradata)
+
+    def learn_size(self, keyframe: EncodedPacket) -> bool:
+        """Whether the picture size is known, from the probe, the SPS or this keyframe."""
+        if self.size is None:
+            self.size = picture_size(self.probed.codec, keyframe.data) or decoded_size(
+                self.probed.codec, self.extradata, keyframe.data
+            )
+        return self.size is not None
+
+    def info(self) -> StreamInfo:
+        """What the stream carries; its frame rate is measured later, from timestamps."""
+        assert self.size is not None
+        return StreamInfo(self.probed.codec, self.size[0], self.size[1], None)
+
+    def codec_params(self) -> CodecParams:
+        """What a decoder of this stream needs."""
+        assert self.size is not None
+        return CodecParams(self.probed.codec, self.extradata, self.size[0], self.size[1])
+
+    def media_format(self) -> MediaFormat:
+        """The recorder's view of the stream (made once the size is known)."""
+        return MediaFormat(self.stream, self.audio, self.size)
