@@ -9,13 +9,15 @@ It generates (once, cached under bench/out/) a 1080p H.264 clip, serves it as
 an endless live RTSP mount on 127.0.0.1 (tests/rtsp_peer.py) and measures:
 
 * memory and idle CPU of N open 1080p channels (each has served a snapshot);
-* OURS: Channel.image() at full size, called from a worker thread as Home
-  Assistant's camera entity does. Every call makes a fresh decoder, decodes the
-  GOP's keyframe and then newer packets while the engine's decode budget
-  allows, and encodes JPEG. "Cold" calls are the first call in a new GOP,
-  spread over the GOP; "cold@kf" calls land right after the keyframe; "repeat"
-  calls follow back to back (they too decode from the keyframe). The headline
-  is the cold p50;
+* OURS: Channel.still() at full size, called from a worker thread as Home
+  Assistant's camera entity does. The first still after a quiet spell
+  decodes from the held keyframe to the newest packet ("first" calls, spread
+  over the GOP; the quiet spell is shortened for them); from then on the
+  stream is decoded as it arrives while stills are asked for, and a still
+  encodes the newest picture ("warm" calls, one per GOP at a random moment,
+  and "repeat" calls right after). The headline is the warm p50. The still's
+  AGE is the time from the arrival of the newest packet (when the call
+  returns) back to the arrival of the packet its picture came from;
 * BASELINE: one ffmpeg process per snapshot against the same URL, with the
   arguments Home Assistant's ffmpeg camera uses (haffmpeg ImageFrame).
 
@@ -57,12 +59,12 @@ from common import (  # noqa: E402
     wait_until,
 )
 from engine import Channel, ChannelConfig, StreamSource, stop_channels  # noqa: E402
+from engine.stills import fresh  # noqa: E402
 from engine.stills.placeholder import no_signal_jpeg  # noqa: E402
-from engine.stills.snapshot import DECODE_BUDGET  # noqa: E402
 from PIL import Image  # noqa: E402
 from rtsp_peer import tools_available  # noqa: E402
 
-WIDTH, HEIGHT, FPS, GOP_FRAMES = 1920, 1080, 25, 50
+WIDTH, HEIGHT, FPS, GOP_FRAMES = 1920, 1080, 25, 100
 GOP_SECONDS = GOP_FRAMES / FPS
 CLIP_SECONDS = 16
 BITRATE = "6M"
@@ -73,6 +75,7 @@ FILTER = "noise=alls=12:allf=t"
 TARGET_P50_MS = 50.0
 TARGET_RATIO = 0.1
 TARGET_RSS_MB = 60.0
+TARGET_AGE_P95_MS = 150.0
 
 
 # --------------------------------------------------------------------------
@@ -150,42 +153,35 @@ class Call:
     wall_ms: float
     cpu_ms: float
     data: bytes
-    position: int = 0
-    """Packets in the GOP when the call started (1 = only the keyframe).
-
-    The returned picture is at most position - 1 frames older than the newest
-    packet at that moment (the keyframe is always decoded); the decode budget
-    usually makes it fresher, by an amount the engine does not expose.
-    """
-
-    @property
-    def age_bound_ms(self) -> float:
-        """Upper bound of the picture's age behind the newest packet at call time."""
-        return max(0, self.position - 1) * 1000 / FPS
+    age_ms: float = 0.0
+    """Newest packet's arrival (at return) minus the arrival of the packet shown; inf for a keyframe still."""
 
 
 @dataclass
 class Ours:
-    """Results of the Channel.image() phase."""
+    """Results of the Channel.still() phase."""
 
-    cold: list[Call] = field(default_factory=list)
-    cold_kf: list[Call] = field(default_factory=list)
+    first: list[Call] = field(default_factory=list)
+    warm: list[Call] = field(default_factory=list)
     repeat: list[Call] = field(default_factory=list)
+    warm_cpu_pct: float = 0.0
+    """CPU of the whole process while one channel's stream is kept decoded (% of a core)."""
 
 
 def timed_image(executor: ThreadPoolExecutor, channel: Channel) -> Call:
-    """Channel.image() at full size in a worker thread; wall time includes the hand-off."""
+    """Channel.still() at full size in a worker thread; wall time includes the hand-off."""
 
-    def work() -> tuple[bytes, float]:
+    def work():
         cpu = time.thread_time()
-        data = channel.image("main")
-        return data, (time.thread_time() - cpu) * 1e3
+        still = channel.still("main")
+        return still, (time.thread_time() - cpu) * 1e3
 
-    position = gop_packets(channel)
     began = time.perf_counter()
-    data, cpu_ms = executor.submit(work).result()
+    still, cpu_ms = executor.submit(work).result()
     wall_ms = (time.perf_counter() - began) * 1e3
-    return Call(wall_ms, cpu_ms, data, position)
+    newest = channel.readers["main"].status.last_frame_time
+    age = (newest - still.arrival) * 1e3 if still.arrival is not None and newest else float("inf")
+    return Call(wall_ms, cpu_ms, still.jpeg, max(0.0, age))
 
 
 def next_gop(channel: Channel) -> int:
@@ -231,39 +227,39 @@ def measure_rss(url: str, count: int, idle_seconds: float, executor: ThreadPoolE
     }
 
 
-def measure_ours(url: str, calls: int, kf_calls: int, repeat_per_gop: int, executor: ThreadPoolExecutor) -> Ours:
-    """Cold (spread over the GOP), cold-at-keyframe and repeat Channel.image() calls."""
+def measure_ours(url: str, calls: int, repeat_per_gop: int, executor: ThreadPoolExecutor) -> Ours:
+    """First stills (from the keyframe), then warm and repeat stills, spread over the GOP."""
     result = Ours()
     channel = open_channel(url, "lat")
+    rng = random.Random(1080)
     try:
         wait_ready(channel)
         placeholder = no_signal_jpeg(channel.config.name, None, None, (WIDTH, HEIGHT))
-        check_jpeg(timed_image(executor, channel).data, placeholder)  # one-time set-up, not counted
-        # Cold calls right after the keyframe, then cold calls spread evenly over
-        # the GOP (each the first call in its GOP) in shuffled order, each followed
-        # by repeat calls back to back (no state is kept between calls: each one
-        # decodes from the keyframe again).
-        offsets = [(i + 0.5) / calls * GOP_SECONDS * 0.95 for i in range(calls)]
-        random.Random(1080).shuffle(offsets)
-        for index, offset in enumerate([0.0] * kf_calls + offsets):
+        warm_seconds = fresh.WARM_SECONDS
+        fresh.WARM_SECONDS = 0.2  # each first still goes cold again before the next one
+        for _ in range(max(2, calls // 3)):
             next_gop(channel)
-            if offset:
-                time.sleep(offset)
-            cold = timed_image(executor, channel)
-            if index < kf_calls:
-                result.cold_kf.append(cold)
-                continue
-            result.cold.append(cold)
+            time.sleep(rng.uniform(0, GOP_SECONDS * 0.95))
+            result.first.append(timed_image(executor, channel))
+        fresh.WARM_SECONDS = warm_seconds
+        check_jpeg(timed_image(executor, channel).data, placeholder)  # warms the stream up, not counted
+        time.sleep(GOP_SECONDS)
+        cpu_before, wall_before = cpu_seconds(), time.monotonic()
+        for _ in range(calls):
+            next_gop(channel)
+            time.sleep(rng.uniform(0, GOP_SECONDS * 0.95))
+            result.warm.append(timed_image(executor, channel))
             result.repeat.extend(timed_image(executor, channel) for _ in range(repeat_per_gop))
+        result.warm_cpu_pct = (cpu_seconds() - cpu_before) / (time.monotonic() - wall_before) * 100
         if not channel.status().connected:
             raise AssertionError("the channel lost its stream during the run")
     finally:
         channel.stop(5.0)
-    for call in [*result.cold_kf, *result.cold, *result.repeat]:
+    for call in [*result.first, *result.warm, *result.repeat]:
         check_jpeg(call.data, placeholder)
-    for first, second in itertools.pairwise(result.cold):
+    for first, second in itertools.pairwise(result.warm):
         if first.data == second.data:
-            raise AssertionError("two cold snapshots in different GOPs are identical")
+            raise AssertionError("two stills in different GOPs are identical")
     return result
 
 
@@ -348,39 +344,19 @@ def print_rss(rss: dict[str, float], count: int) -> None:
 
 
 def print_ours(ours: Ours) -> None:
-    """Human-readable lines for Channel.image()."""
-    print(f"ours cold (first call in a GOP, spread over it): {summary([c.wall_ms for c in ours.cold])}")
-    print(f"ours cold right after the keyframe:             {summary([c.wall_ms for c in ours.cold_kf])}")
-    print(f"ours repeat (back to back, from the keyframe):  {summary([c.wall_ms for c in ours.repeat])}")
-    thirds = [
-        [c.wall_ms for c in ours.cold if lo <= (c.position - 1) / GOP_FRAMES < hi]
-        for lo, hi in ((0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 9))
-    ]
+    """Human-readable lines for Channel.still()."""
+    print(f"ours warm (one per GOP, spread over it): {summary([c.wall_ms for c in ours.warm])}")
+    print(f"ours repeat (right after):               {summary([c.wall_ms for c in ours.repeat])}")
+    print(f"ours first still (catch-up from the keyframe): {summary([c.wall_ms for c in ours.first])}")
+    ages = [c.age_ms for c in ours.warm + ours.repeat]
+    print(f"ours still age (warm and repeat): p50 {p50(ages):.0f} ms, p95 {p95(ages):.0f} ms, max {max(ages):.0f} ms")
+    print(f"ours still age (first stills): p50 {p50([c.age_ms for c in ours.first]):.0f} ms")
     print(
-        "ours cold p50 by position in the GOP (early/middle/late third): "
-        + " / ".join(f"{p50(t):.1f}" if t else "-" for t in thirds)
-        + " ms"
+        f"ours CPU per call (worker thread): warm p50 {p50([c.cpu_ms for c in ours.warm]):.1f} ms, "
+        f"first p50 {p50([c.cpu_ms for c in ours.first]):.1f} ms; "
+        f"process CPU while the stream is kept decoded: {ours.warm_cpu_pct:.1f}% of one core"
     )
-    print(
-        f"ours CPU per call (worker thread): cold p50 {p50([c.cpu_ms for c in ours.cold]):.1f} ms, "
-        f"at keyframe p50 {p50([c.cpu_ms for c in ours.cold_kf]):.1f} ms, "
-        f"repeat p50 {p50([c.cpu_ms for c in ours.repeat]):.1f} ms"
-    )
-    budget_ms = DECODE_BUDGET * 1e3
-    for name, calls in (("cold", ours.cold), ("cold@kf", ours.cold_kf), ("repeat", ours.repeat)):
-        bounds = [c.age_bound_ms for c in calls]
-        positions = [c.position for c in calls]
-        print(
-            f"ours {name}: age_bound (GOP position at call time) p50 {p50(bounds):.0f} ms / max {max(bounds):.0f} ms "
-            f"({p50(positions):.0f} / {max(positions)} packets in the GOP)"
-        )
-    print(
-        f"  (an upper bound: the picture is at least the keyframe; the {budget_ms:.0f} ms decode budget, "
-        "counted from the start of the call, reaches some newer packets)"
-    )
-    print(
-        f"ours JPEG: {WIDTH}x{HEIGHT}, decodes in Pillow, {p50([len(c.data) / 1024 for c in ours.cold]):.0f} KiB median"
-    )
+    print(f"ours JPEG: {WIDTH}x{HEIGHT}, {p50([len(c.data) / 1024 for c in ours.warm]):.0f} KiB median")
 
 
 def print_baseline(base: list[Call]) -> None:
@@ -399,9 +375,10 @@ def verdict(name: str, value: float, target: float, text: str) -> str:
 
 def record(args: argparse.Namespace, rss: dict[str, float], ours: Ours, base: list[Call], drops: int) -> dict:
     """The JSON result."""
-    cold = [c.wall_ms for c in ours.cold]
+    warm = [c.wall_ms for c in ours.warm]
+    ages = [c.age_ms for c in ours.warm + ours.repeat]
     base_ms = [c.wall_ms for c in base]
-    ours_p50 = p50(cold)
+    ours_p50 = p50(warm)
     base_p50 = p50(base_ms) if base else None
     ratio = ours_p50 / base_p50 if base_p50 else None
     libs = av.library_versions
@@ -410,22 +387,22 @@ def record(args: argparse.Namespace, rss: dict[str, float], ours: Ours, base: li
         "ours": round(ours_p50, 2),
         "baseline": round(base_p50, 1) if base_p50 else None,
         "ratio": round(ratio, 4) if ratio is not None else None,
-        "ours_p95": round(p95(cold), 2),
+        "ours_p95": round(p95(warm), 2),
         "baseline_p95": round(p95(base_ms), 1) if base else None,
-        "cold_kf_p50": round(p50([c.wall_ms for c in ours.cold_kf]), 2),
-        "cold_kf_p95": round(p95([c.wall_ms for c in ours.cold_kf]), 2),
         "repeat_p50": round(p50([c.wall_ms for c in ours.repeat]), 2),
         "repeat_p95": round(p95([c.wall_ms for c in ours.repeat]), 2),
-        "ours_cpu_ms_p50": round(p50([c.cpu_ms for c in ours.cold]), 2),
+        "first_p50": round(p50([c.wall_ms for c in ours.first]), 2),
+        "first_p95": round(p95([c.wall_ms for c in ours.first]), 2),
+        "age_ms_p50": round(p50(ages), 1),
+        "age_ms_p95": round(p95(ages), 1),
+        "ours_cpu_ms_p50": round(p50([c.cpu_ms for c in ours.warm]), 2),
         "baseline_cpu_ms_p50": round(p50([c.cpu_ms for c in base]), 1) if base else None,
-        "cold_age_bound_ms_p50": round(p50([c.age_bound_ms for c in ours.cold])),
-        "cold_age_bound_ms_max": round(max(c.age_bound_ms for c in ours.cold)),
-        "decode_budget_ms": round(DECODE_BUDGET * 1e3, 1),
+        "warm_cpu_pct": round(ours.warm_cpu_pct, 2),
         "rss_mb_per_channel": round(rss["per_channel"], 2),
         "idle_cpu_pct": round(rss["cpu_pct"], 2),
         "channels": args.channels,
-        "calls": len(cold),
-        "kf_calls": len(ours.cold_kf),
+        "calls": len(warm),
+        "first_calls": len(ours.first),
         "repeat_calls": len(ours.repeat),
         "baseline_calls": len(base),
         "relay_udp_drops": drops,
@@ -439,18 +416,15 @@ def record(args: argparse.Namespace, rss: dict[str, float], ours: Ours, base: li
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--calls", type=int, default=30, help="cold calls (and GOPs of repeat calls) (30)")
+    parser.add_argument("--calls", type=int, default=30, help="warm calls, one per GOP (30)")
     parser.add_argument("--channels", type=int, default=4, help="channels open for the RSS/CPU figures (4)")
     parser.add_argument("--seconds", type=float, default=5.0, help="idle CPU sampling window in seconds (5)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the ffmpeg baseline")
     parser.add_argument("--baseline-calls", type=int, default=None, help="ffmpeg snapshots (default: --calls)")
-    parser.add_argument("--kf-calls", type=int, default=None, help="cold calls right at a keyframe (calls/2)")
-    parser.add_argument("--repeat-per-gop", type=int, default=2, help="repeat calls after each cold call (2)")
+    parser.add_argument("--repeat-per-gop", type=int, default=2, help="repeat calls after each warm call (2)")
     args = parser.parse_args(argv)
     if args.calls < 2 or args.channels < 1 or args.repeat_per_gop < 1:
         parser.error("--calls must be at least 2, --channels and --repeat-per-gop at least 1")
-    if args.kf_calls is None:
-        args.kf_calls = max(2, args.calls // 2)
     if args.baseline_calls is None:
         args.baseline_calls = args.calls
     return args
@@ -476,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serving {WIDTH}x{HEIGHT} {FPS} fps H.264, keyframe every {GOP_SECONDS:g} s, {BITRATE}bit/s at {url}")
         rss = measure_rss(url, args.channels, args.seconds, executor)
         print_rss(rss, args.channels)
-        ours = measure_ours(url, args.calls, args.kf_calls, args.repeat_per_gop, executor)
+        ours = measure_ours(url, args.calls, args.repeat_per_gop, executor)
         print_ours(ours)
         if not args.skip_baseline:
             base = measure_baseline(url, args.baseline_calls, timeout=30)
@@ -487,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     result = record(args, rss, ours, base, drops)
     verdicts = [
         verdict("p50", result["ours"], TARGET_P50_MS, f"{result['ours']:.1f} ms"),
+        verdict("still age p95", result["age_ms_p95"], TARGET_AGE_P95_MS, f"{result['age_ms_p95']:.0f} ms"),
         verdict("RSS/channel", result["rss_mb_per_channel"], TARGET_RSS_MB, f"{result['rss_mb_per_channel']:.1f} MB"),
     ]
     if result["ratio"] is not None:

@@ -13,8 +13,7 @@ Fixtures (all session scoped unless noted):
   ``/h264`` and ``/h265``; with B-frames (12 s, from the start for every
   client: looping a B-frame clip loses frames at the seam) at ``/h264b`` and
   ``/h265b``; ``/av`` is live H.264 with G.711 A-law audio
-  (:data:`rtsp_peer.AV_LAUNCH`); ``/pcma`` and ``/pcmu`` are the same at
-  640x360 with A-law and mu-law audio.
+  (:data:`rtsp_peer.AV_LAUNCH`); ``/pcma`` is the same at 640x360.
 * ``rtsp_basic`` / ``rtsp_digest`` - Basic / Digest auth, user ``admin``
   password ``secret``: protected ``/live``, plus open ``/open`` (MJPEG).
 * ``garbage_server`` / ``silent_server`` - misbehaving TCP peers.
@@ -167,7 +166,6 @@ def recording_server(rec_clips: dict[str, Path]) -> Iterator[RtspServer]:
             *mounts,
             launch_mount("/av", AV_LAUNCH),
             launch_mount("/pcma", av_launch(640, 360, "alaw")),
-            launch_mount("/pcmu", av_launch(640, 360, "mulaw")),
         ]
     )
     yield from _session_server(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from datetime import datetime, timedelta
 
 from homeassistant.config_entries import ConfigSubentry
@@ -14,7 +15,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 
-from .channels import async_start_channel, async_stop_channel, channel_name
+from .channels import async_start_channel, async_stop_channel, channel_name, remember_channel
 from .const import (
     CONF_STORAGE_PATH,
     DOMAIN,
@@ -35,6 +36,7 @@ from .runtime import (
     open_archive,
     prune,
     recorder_settings,
+    removed_channels,
     retention_policy,
     start_snapshot_threads,
     stop_all,
@@ -84,6 +86,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     try:
         # Threads are started in executor jobs: the event loop never waits on one.
         await hass.async_add_executor_job(start_snapshot_threads, data.snapshots)
+        data.removed = await hass.async_add_executor_job(removed_channels, data)
         await asyncio.gather(*(async_start_channel(hass, entry, s) for s in channel_subentries(entry)))
     except Exception:
         await hass.async_add_executor_job(stop_all, data)
@@ -167,6 +170,8 @@ async def _async_prune(hass: HomeAssistant, entry: NvrConfigEntry, data: NvrData
     if stats is not None:
         data.stats = stats
         async_dispatcher_send(hass, storage_signal(entry.entry_id))
+        if data.removed:  # a deleted channel whose last footage went is no longer listed
+            data.removed = await hass.async_add_executor_job(removed_channels, data)
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
@@ -189,6 +194,9 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
     for subentry_id in [s for s in data.channels if s not in wanted]:
         _LOGGER.debug("Channel %s of %s deleted", data.channels[subentry_id].name, entry.title)
         await async_stop_channel(hass, entry, subentry_id)
+        if data.archive is not None:  # its footage stays browsable until retention deletes it
+            await hass.async_add_executor_job(data.archive.index.remove_channel, subentry_id, time.time())
+            data.removed = await hass.async_add_executor_job(removed_channels, data)
     for subentry_id, subentry in wanted.items():
         runtime = data.channels.get(subentry_id)
         if runtime is not None and runtime.stream_data != stream_part(subentry.data):
@@ -207,7 +215,8 @@ def _async_apply_live_settings(
 ) -> None:
     """Hand a running channel its new name, motion and recording settings."""
     name = channel_name(subentry)
-    if name != runtime.name:
+    renamed = name != runtime.name
+    if renamed:
         runtime.name = name
         runtime.channel.rename(name)
         device_registry = dr.async_get(hass)
@@ -218,5 +227,12 @@ def _async_apply_live_settings(
         runtime.motion.apply(config)  # queued to the motion worker's thread
         async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)
     recorder = runtime.recorder
-    if recorder is not None and (settings := recorder_settings(entry.options, subentry.data)) != recorder.settings:
+    if recorder is None:
+        return
+    settings = recorder_settings(entry.options, subentry.data)
+    if settings != recorder.settings:
         recorder.update_settings(settings)  # queued to the recorder's thread
+    elif not renamed:
+        return
+    # The index keeps the name and event padding for the footage (also once the channel is deleted).
+    hass.async_add_executor_job(remember_channel, recorder.index, subentry.subentry_id, name, settings)

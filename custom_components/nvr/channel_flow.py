@@ -122,8 +122,12 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         return await self._async_ask("user", user_input, {})
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Change an existing channel's streams."""
-        current = dict(self._get_reconfigure_subentry().data)
+        """Change an existing channel's streams.
+
+        The stored password is never sent back to the browser: the field
+        starts empty, and left empty it keeps the stored password.
+        """
+        current = {k: v for k, v in self._get_reconfigure_subentry().data.items() if k != CONF_PASSWORD}
         return await self._async_ask("reconfigure", user_input, current)
 
     async def async_step_confirm(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
@@ -162,7 +166,7 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             errors, detail = await self._async_validate(user_input)
             if not errors:
                 return await self.async_step_confirm()
-            defaults = user_input
+            defaults = {k: v for k, v in user_input.items() if k != CONF_PASSWORD}
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(CHANNEL_SCHEMA, defaults),
@@ -176,6 +180,8 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         name = str(user_input.get(CONF_NAME, "")).strip()
         username = str(user_input.get(CONF_USERNAME) or "").strip()
         password = str(user_input.get(CONF_PASSWORD) or "")
+        if not password and self.source == SOURCE_RECONFIGURE:
+            password = self._get_reconfigure_subentry().data.get(CONF_PASSWORD) or ""
         transport = user_input.get(CONF_RTSP_TRANSPORT, DEFAULT_TRANSPORT)
         if not name:
             errors[CONF_NAME] = "name_required"
@@ -202,14 +208,7 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
                 errors[field] = "already_configured"
         if CONF_SUB_URL in keys and keys[CONF_SUB_URL] == keys.get(CONF_MAIN_URL):
             errors[CONF_SUB_URL] = "same_as_main"
-        polygons: dict[str, str] = {}
-        problems: list[str] = []
-        for field in (CONF_MOTION_ZONES, CONF_MOTION_MASKS):
-            try:
-                polygons[field] = validate_polygons(user_input.get(field))
-            except InvalidZoneError as err:
-                errors[field] = f"polygon_{err.reason}"
-                problems.append(f"{'Zones' if field == CONF_MOTION_ZONES else 'Masks'}: {err}")
+        polygons, problems = _check_polygons(user_input, errors)
         if errors:
             return errors, "; ".join(problems)
 
@@ -257,6 +256,19 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
                         except InvalidUrlError:
                             continue
         return keys
+
+
+def _check_polygons(user_input: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Zones and masks as stored text; adds a translated error per bad field and returns the details."""
+    polygons: dict[str, str] = {}
+    problems: list[str] = []
+    for field in (CONF_MOTION_ZONES, CONF_MOTION_MASKS):
+        try:
+            polygons[field] = validate_polygons(user_input.get(field))
+        except InvalidZoneError as err:
+            errors[field] = f"polygon_{err.reason}"
+            problems.append(f"{'Zones' if field == CONF_MOTION_ZONES else 'Masks'}: {err}")
+    return polygons, problems
 
 
 def _probe_quietly(source: StreamSource) -> StreamInfo | StreamError:

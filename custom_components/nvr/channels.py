@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from .engine import (
     Recorder,
     RecorderSettings,
     RecorderStatus,
+    RecordingIndex,
     StreamStatus,
 )
 from .repairs import ChannelIssues, RecordingIssues
@@ -121,6 +123,14 @@ def _motion_callback(
     return lambda update: _threadsafe(hass, _on_loop, update)
 
 
+def remember_channel(index: RecordingIndex, channel: str, name: str, settings: RecorderSettings) -> None:
+    """Store a channel's name and event padding with its footage; blocking (errors are logged)."""
+    try:
+        index.name_channel(channel, name, settings.pre_roll, settings.post_roll)
+    except Exception as err:  # sqlite3.Error: the footage itself is not affected
+        _LOGGER.warning("Index could not remember channel %s: %s", name, err)
+
+
 def _build_and_start(
     subentry: ConfigSubentry,
     name: str,
@@ -130,11 +140,13 @@ def _build_and_start(
     on_recorder: Callable[[RecorderStatus], None],
     on_motion: Callable[[MotionUpdate], None],
     on_status: Callable[[str, StreamStatus], None],
+    stills: Executor,
 ) -> tuple[Channel, MotionWorker, Recorder | None]:
     """Create a channel's engine objects and start their threads; blocking."""
     sid = subentry.subentry_id
     recorder = None
     if archive is not None:
+        remember_channel(archive.index, sid, name, settings)
         recorder = Recorder(
             sid,
             archive.root,
@@ -147,7 +159,8 @@ def _build_and_start(
     root = archive.root if archive is not None else None
     worker = MotionWorker(sid, motion, recorder=recorder, root=root, on_event=on_motion, label=name)
     main, sub = sources_from_data(subentry.data)
-    channel = Channel(ChannelConfig(key=sid[-8:], name=name, main=main, sub=sub), on_status, recorder, worker)
+    config = ChannelConfig(key=sid[-8:], name=name, main=main, sub=sub)
+    channel = Channel(config, on_status, recorder, worker, stills)
     # Recorder first, so the first packets of the stream have somewhere to go.
     if recorder is not None:
         recorder.start()
@@ -181,6 +194,7 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         on_recorder,
         _motion_callback(hass, entry, sid, name, state, root),
         _status_callback(hass, entry.entry_id, sid, issues),
+        data.snapshots,
     )
     runtime = ChannelRuntime(
         subentry_id=sid,

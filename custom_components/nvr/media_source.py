@@ -4,6 +4,7 @@ The tree::
 
     NVR > Channel > Events            newest first, "Motion"/"Manual" + local time + duration
                   > Recordings > Day > Hour (plays the whole hour) > the files in it
+        > Removed channels > Channel > (the same)    deleted channels whose footage is kept
 
 Days and hours are in HA's time zone; a day with a daylight-saving change has
 23 or 25 hours, and an hour that occurs twice is titled with its UTC offset.
@@ -31,8 +32,9 @@ from .engine import Event, Segment
 from .runtime import channel_subentries
 from .views import (
     HOUR,
-    channel_subentry,
+    FootageChannel,
     event_url,
+    footage_channel,
     hour_url,
     loaded_entry,
     playback_state,
@@ -48,6 +50,8 @@ HOUR_ALIGN = 900
 HLS_MIME = "application/x-mpegURL"
 """What HA's frontend hands to its HLS player (it compares this exact string); cast accepts it too."""
 KIND_TITLES = {"motion": "Motion", "manual": "Manual"}
+REMOVED = "removed"
+"""The folder of deleted channels (not a valid channel id: those are ULIDs)."""
 
 _NUM = r"-?\d{1,15}"
 _PATTERNS = {
@@ -124,7 +128,7 @@ class NvrMediaSource(MediaSource):
     # -- identifiers ------------------------------------------------------------
 
     def _parse(self, identifier: str, error: type[Exception]):
-        """(entry, channel subentry or None, kind, match) of an identifier; raises ``error``."""
+        """(entry, channel or None, kind, match) of an identifier; raises ``error``."""
         if not identifier:
             return None, None, "root", None
         parts = identifier.split("/", 2)
@@ -133,23 +137,25 @@ class NvrMediaSource(MediaSource):
             raise error("Unknown or unavailable NVR")
         if len(parts) == 1:
             return entry, None, "entry", None
-        subentry = channel_subentry(entry, parts[1])
-        if subentry is None:
+        if parts[1] == REMOVED and len(parts) == 2:
+            return entry, None, "removed", None
+        channel = footage_channel(entry, parts[1])
+        if channel is None:
             raise error("Unknown channel")
         rest = parts[2] if len(parts) == 3 else ""
         for kind, pattern in _PATTERNS.items():
             if match := pattern.match(rest):
-                return entry, subentry, kind, match
+                return entry, channel, kind, match
         raise error("Unknown media")
 
     # -- resolve ------------------------------------------------------------------
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
         """An event, an hour or a file: a URL of the NVR's own views (HA signs it)."""
-        entry, subentry, kind, match = self._parse(item.identifier, Unresolvable)
-        if subentry is None or match is None:
+        entry, footage, kind, match = self._parse(item.identifier, Unresolvable)
+        if footage is None or match is None:
             raise Unresolvable("Not playable")
-        channel = subentry.subentry_id
+        channel = footage.id
         index = entry.runtime_data.archive.index
         if kind == "event":
             event = await self.hass.async_add_executor_job(index.event, match["event"])
@@ -172,13 +178,14 @@ class NvrMediaSource(MediaSource):
 
     async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
         """One level of the tree."""
-        entry, subentry, kind, match = self._parse(item.identifier, BrowseError)
+        entry, footage, kind, match = self._parse(item.identifier, BrowseError)
         if kind == "root":
             return self._root()
-        if subentry is None:
+        if kind == "removed":
+            return self._removed(entry)
+        if footage is None:
             return self._entry(entry)
-        channel = subentry.subentry_id
-        name = subentry.data.get(CONF_NAME) or subentry.title
+        channel, name = footage.id, footage.name
         if kind == "channel":
             return await self._channel(entry, channel, name)
         if kind == "events":
@@ -230,7 +237,20 @@ class NvrMediaSource(MediaSource):
         node.children = [
             self._folder(f"{entry.entry_id}/{s.subentry_id}", s.data.get(CONF_NAME) or s.title) for s in channels
         ]
+        if entry.runtime_data.removed:
+            node.children.append(self._folder(f"{entry.entry_id}/{REMOVED}", "Removed channels"))
         return node
+
+    def _removed(self, entry: ConfigEntry) -> BrowseMediaSource:
+        """Deleted channels whose footage is still kept (until retention deletes it)."""
+        node = self._folder(f"{entry.entry_id}/{REMOVED}", "Removed channels")
+        removed = [footage_channel(entry, c) for c in entry.runtime_data.removed]
+        node.children = [self._folder(f"{entry.entry_id}/{c.id}", self._removed_title(c)) for c in removed if c]
+        return node
+
+    def _removed_title(self, channel: FootageChannel) -> str:
+        assert channel.removed is not None
+        return f"{channel.name} (removed {datetime.fromtimestamp(channel.removed, self._tz):%Y-%m-%d})"
 
     async def _channel(self, entry: ConfigEntry, channel: str, name: str) -> BrowseMediaSource:
         index = entry.runtime_data.archive.index

@@ -70,6 +70,7 @@ from .engine import (
     Recorder,
     RecorderSettings,
     RecordingMode,
+    RemovedChannel,
     RetentionPolicy,
     StorageStats,
     StreamSource,
@@ -84,7 +85,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 SNAPSHOT_WORKERS = 2
-"""Threads that decode stills for one NVR.
+"""Threads that decode stills for one NVR (and keep the streams stills are asked of decoded).
 
 Not HA's executor: glibc keeps ~50 MB of allocator arena for every thread
 that has decoded a 1080p picture, so stills stay on a few threads of their own.
@@ -154,6 +155,8 @@ class NvrData:
     """Why the storage folder could not be opened."""
     stats: StorageStats | None = None
     """The latest storage figures."""
+    removed: dict[str, RemovedChannel] = field(default_factory=dict)
+    """Deleted channels whose footage is still kept (browsable until retention deletes it)."""
     entity_adders: list[tuple[Any, Any]] = field(default_factory=list)
     """(entity factory, async_add_entities) of every platform, to add a new channel's entities."""
     unsubs: list[CALLBACK_TYPE] = field(default_factory=list)
@@ -233,6 +236,18 @@ def motion_config(data: Mapping[str, Any]) -> MotionConfig:
         _LOGGER.warning("Invalid motion settings, using the defaults: %s", err)
         settings = MotionSettings()
     return MotionConfig(settings, enabled=enabled, low_power=low_power)
+
+
+def removed_channels(data: NvrData) -> dict[str, RemovedChannel]:
+    """Deleted channels that still have footage; blocking."""
+    with data.io_lock:
+        if data.archive is None or data.stopped:
+            return {}
+        try:
+            return {c.id: c for c in data.archive.index.removed_channels()}
+        except Exception as err:  # sqlite3.Error: the footage is still there, only unlisted
+            _LOGGER.warning("Removed channels of %s unavailable: %s", data.storage_path, err)
+            return {}
 
 
 def open_archive(path: str, policy: RetentionPolicy) -> tuple[Archive, StorageStats]:

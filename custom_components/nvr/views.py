@@ -2,7 +2,8 @@
 
 Every view requires authentication: a bearer token, or a path signed by HA
 (``authSig``, what the media browser and cast devices get). URLs carry only
-the entry id, the channel (subentry) id and numbers; files are looked up in
+the entry id, the channel (subentry) id and numbers (a deleted channel's id
+stays valid while its footage is kept); files are looked up in
 the index by id, never taken from the URL, and a file whose real path is not
 inside the storage folder (a tampered index, a symlink) is refused.
 
@@ -34,6 +35,7 @@ from aiohttp import hdrs, web
 from homeassistant.components.http import HomeAssistantView
 from homeassistant.components.http.auth import async_sign_path
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.http import KEY_HASS
 from homeassistant.util import raise_if_invalid_path
@@ -126,14 +128,41 @@ def loaded_entry(hass: HomeAssistant, entry_id: str) -> ConfigEntry | None:
     return entry
 
 
-def channel_subentry(entry: ConfigEntry, channel: str):
-    """The channel subentry with this id, or None."""
+@dataclass(frozen=True, slots=True)
+class FootageChannel:
+    """A channel whose footage can be played: a configured one, or a deleted one whose footage is kept."""
+
+    id: str
+    name: str
+    pre_roll: float
+    post_roll: float
+    removed: float | None = None
+    """When it was deleted (None: it is configured)."""
+
+
+def footage_channel(entry: ConfigEntry, channel: str) -> FootageChannel | None:
+    """The channel with this id, configured or deleted with footage kept; None if unknown."""
     if not valid_id(channel):
         return None
     subentry = entry.subentries.get(channel)
-    if subentry is None or subentry.subentry_type != SUBENTRY_CHANNEL:
+    if subentry is not None and subentry.subentry_type == SUBENTRY_CHANNEL:
+        data = subentry.data
+        return FootageChannel(
+            channel,
+            data.get(CONF_NAME) or subentry.title,
+            float(data.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL)),
+            float(data.get(CONF_POST_ROLL, DEFAULT_POST_ROLL)),
+        )
+    removed = getattr(getattr(entry, "runtime_data", None), "removed", {}).get(channel)
+    if removed is None:
         return None
-    return subentry
+    return FootageChannel(
+        channel,
+        removed.name,
+        DEFAULT_PRE_ROLL if removed.pre_roll is None else removed.pre_roll,
+        DEFAULT_POST_ROLL if removed.post_roll is None else removed.post_roll,
+        removed.removed,
+    )
 
 
 def safe_file(root: Path, relpath: str) -> Path | None:
@@ -198,11 +227,11 @@ class _NvrView(HomeAssistantView):
         entry = loaded_entry(hass, entry_id)
         if entry is None:
             return None
-        subentry = channel_subentry(entry, channel)
+        footage = footage_channel(entry, channel)
         state = playback_state(hass, entry)
-        if subentry is None or state is None:
+        if footage is None or state is None:
             return None
-        return hass, entry, subentry, state
+        return hass, entry, footage, state
 
 
 class PlaylistView(_NvrView):
@@ -216,7 +245,7 @@ class PlaylistView(_NvrView):
         context = self._context(request, entry_id, channel)
         if context is None:
             return _not_found()
-        hass, entry, _subentry, state = context
+        hass, entry, _footage, state = context
         begin = int(start)
         if begin % 900:  # hours of every time zone start on a quarter hour
             return _not_found()
@@ -252,7 +281,7 @@ class SegmentView(_NvrView):
         context = self._context(request, entry_id, channel)
         if context is None:
             return _not_found()
-        hass, entry, _subentry, state = context
+        hass, entry, _footage, state = context
         path = await hass.async_add_executor_job(_segment_file, entry, state, channel, int(segment_id))
         if path is None:
             return _not_found()
@@ -279,7 +308,7 @@ class ShiftedSegmentView(_NvrView):
         context = self._context(request, entry_id, channel)
         if context is None:
             return _not_found()
-        hass, entry, _subentry, state = context
+        hass, entry, _footage, state = context
 
         def _open() -> ShiftedFile | None:
             path = _segment_file(entry, state, channel, int(segment_id))
@@ -331,9 +360,8 @@ class EventClipView(_NvrView):
         context = self._context(request, entry_id, channel)
         if context is None:
             return _not_found()
-        hass, entry, subentry, state = context
-        pre = float(subentry.data.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL))
-        post = float(subentry.data.get(CONF_POST_ROLL, DEFAULT_POST_ROLL))
+        hass, entry, footage, state = context
+        pre, post = footage.pre_roll, footage.post_roll
         index = entry.runtime_data.archive.index
 
         def _clip() -> Path | None:
@@ -367,7 +395,7 @@ class ThumbnailView(_NvrView):
         context = self._context(request, entry_id, channel)
         if context is None:
             return _not_found()
-        hass, entry, _subentry, state = context
+        hass, entry, _footage, state = context
         index = entry.runtime_data.archive.index
 
         def _file() -> Path | None:

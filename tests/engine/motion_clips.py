@@ -43,6 +43,8 @@ class Mover:
     t1: float
     w: int = BOX_W
     h: int = BOX_H
+    solid: bool = False
+    """One flat bright colour (the hard case: its inside never changes while it moves) instead of two tones."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class ClipSpec:
     mover: Mover | None = None
     light: str | None = None
     """An ffmpeg filter applied to the scene (before noise), e.g. a time-varying ``eq``."""
+    flat: bool = False
+    """A plain grey wall instead of the bars: the gain of the lighting model is then ill-defined."""
 
     def truth(self, step: float = 0.01) -> list[tuple[float, float]]:
         """Intervals when the box moves with at least half of it in the picture."""
@@ -85,16 +89,28 @@ def _visible(m: Mover, t: float, width: int, height: int) -> float:
     return vis_w * vis_h / (m.w * m.h)
 
 
-def crossing(t0: float, t1: float, width: int, y: int, scale: int = 1) -> Mover:
-    """A box (``scale`` × the base size) crossing left to right between ``t0`` and ``t1`` at row ``y``."""
-    w, h = BOX_W * scale, BOX_H * scale
+def crossing(
+    t0: float, t1: float, width: int, y: int, scale: int = 1, size: tuple[int, int] | None = None, solid: bool = False
+) -> Mover:
+    """A box (``size``, or ``scale`` × the base size) crossing left to right between ``t0`` and ``t1`` at row ``y``."""
+    w, h = size or (BOX_W * scale, BOX_H * scale)
     v = (width + w) / (t1 - t0)
-    return Mover(f"-{w}+(t-{t0})*{v}", str(y), lambda t: -w + (t - t0) * v, lambda t: float(y), t0, t1, w, h)
+    return Mover(f"-{w}+(t-{t0})*{v}", str(y), lambda t: -w + (t - t0) * v, lambda t: float(y), t0, t1, w, h, solid)
 
 
-def pacing(t0: float, t1: float, left: float, right: float, y: int, period: float = 2.0) -> Mover:
+def pacing(
+    t0: float,
+    t1: float,
+    left: float,
+    right: float,
+    y: int,
+    period: float = 2.0,
+    size: tuple[int, int] = (BOX_W, BOX_H),
+    solid: bool = False,
+) -> Mover:
     """A box going back and forth between ``left`` and ``right`` (pixels) from ``t0`` to ``t1``."""
-    amp = (right - left - BOX_W) / 2
+    w, h = size
+    amp = (right - left - w) / 2
     return Mover(
         f"{left}+{amp}*(1-cos(2*PI*(t-{t0})/{period}))",
         str(y),
@@ -102,6 +118,9 @@ def pacing(t0: float, t1: float, left: float, right: float, y: int, period: floa
         lambda t: float(y),
         t0,
         t1,
+        w,
+        h,
+        solid,
     )
 
 
@@ -110,14 +129,19 @@ def make_clip(spec: ClipSpec, path: Path) -> Path:
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg, "ffmpeg is needed to generate the motion clips"
     w, h, fps, d = spec.width, spec.height, spec.fps, spec.seconds
-    scene = f"smptebars=s={w}x{h}:r={fps}:d={d},drawgrid=w={w // 10}:h={h // 6}:t=1:c=gray@0.6"
+    if spec.flat:
+        scene = f"color=c=0x505050:s={w}x{h}:r={fps}:d={d}"
+    else:
+        scene = f"smptebars=s={w}x{h}:r={fps}:d={d},drawgrid=w={w // 10}:h={h // 6}:t=1:c=gray@0.6"
     inputs = ["-f", "lavfi", "-i", scene]
     chain = "[0]"
     graph: list[str] = []
     if spec.mover is not None:
         m = spec.mover
         box = (
-            f"color=c=0x101010:s={m.w}x{m.h}:r={fps},"
+            f"color=c=0xf0f0f0:s={m.w}x{m.h}:r={fps}"
+            if m.solid
+            else f"color=c=0x101010:s={m.w}x{m.h}:r={fps},"
             f"drawbox=x=0:y={m.h // 2}:w={m.w}:h={m.h // 2}:color=0xe0e0e0:t=fill"
         )
         inputs += ["-f", "lavfi", "-i", box]

@@ -167,6 +167,29 @@ async def test_same_stream_refused(hass: HomeAssistant, make_entry, rtsp_server)
         hass, entry.entry_id, name="Sub", main_url=rtsp_server.url("/sub"), sub_url=rtsp_server.url("/live")
     )
     assert errors == {"sub_url": "already_configured"}
+    for same in (rtsp_server.url("/live") + "/", rtsp_server.url("//live"), rtsp_server.url("/live//")):
+        assert await _error_for(hass, entry.entry_id, name="Again", main_url=same) == {"main_url": "already_configured"}
+
+
+async def test_reconfigure_never_sends_the_password_back(hass: HomeAssistant, make_entry, rtsp_basic) -> None:
+    """The form leaves the password empty; left empty, the stored one is kept."""
+    entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="secret"))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (subentry,) = entry.subentries.values()
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_CHANNEL),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+    )
+    assert "secret" not in json.dumps(result, default=str)
+    suggested = {str(key): key.description for key in result["data_schema"].schema}
+    assert (suggested["password"] or {}).get("suggested_value") in (None, "")
+    assert suggested["username"]["suggested_value"] == "admin"
+    result = await _submit(hass, result["flow_id"], name="Till 2", main_url=rtsp_basic.url("/live"), username="admin")
+    assert result["step_id"] == "confirm", result.get("errors")
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[subentry.subentry_id].data["password"] == "secret"
 
 
 async def test_reconfigure_channel(hass: HomeAssistant, make_entry, rtsp_server) -> None:

@@ -139,6 +139,9 @@ async def test_range_requests(hass: HomeAssistant, entry, hass_client) -> None:
     response = await client.get(urls["shifted"], headers={"Range": f"bytes={len(raw)}-"})
     assert response.status == 416
     assert response.headers["Content-Range"] == f"bytes */{len(raw)}"
+    # A shift no playlist makes (timestamps would go negative) is not served.
+    response = await client.get(urls["shifted"].replace("/1500000.mp4", "/-5000000.mp4"))
+    assert response.status == 404
 
     response = await client.get(urls["event"], headers={"Range": "bytes=0-63"})
     assert response.status == 206

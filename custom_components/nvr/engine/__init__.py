@@ -25,7 +25,7 @@ from .playback.clips import CACHE_FOLDER, ClipCache
 from .playback.playlist import ShiftedFile, build_playlist
 from .recording.archive import Archive, StorageStats
 from .recording.export import ExportedClip, ExportError, export_clip
-from .recording.index import Event, RecordingIndex, Segment
+from .recording.index import Event, RecordingIndex, RemovedChannel, Segment
 from .recording.recorder import Recorder
 from .recording.retention import PruneResult, RetentionPolicy
 from .recording.status import EventKind, RecorderSettings, RecorderStatus, RecordingFault, RecordingMode
@@ -72,6 +72,7 @@ __all__ = [
     "RecordingFault",
     "RecordingIndex",
     "RecordingMode",
+    "RemovedChannel",
     "RetentionPolicy",
     "Segment",
     "ShiftedFile",

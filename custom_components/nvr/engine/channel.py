@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
+import av.error
+
+from .motion.worker import MotionWorker
+from .stills.fresh import FreshPicture, Picture
 from .stills.placeholder import no_signal_jpeg
-from .stills.snapshot import SnapshotError, gop_jpeg
+from .stills.snapshot import SnapshotError, encode_jpeg, gop_jpeg
 from .stream.reader import StreamReader
 from .stream.sinks import PacketSink, combine_sinks
 from .stream.source import StreamSource
@@ -19,6 +24,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MAIN = "main"
 SUB = "sub"
+MOTION_PICTURE_AGE = 0.5
+"""Seconds the motion detector's newest picture may trail the stream's newest packet to serve as a still."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,31 +47,45 @@ class Channel:
         config: ChannelConfig,
         on_status: Callable[[str, StreamStatus], None] | None = None,
         recorder: PacketSink | None = None,
-        motion: PacketSink | None = None,
+        motion: MotionWorker | None = None,
+        stills: Executor | None = None,
     ) -> None:
         """Create readers for the channel's streams; call start() to run them.
 
         A ``recorder`` receives every packet of the main stream. A ``motion``
-        sink (the motion detector) receives the packets of the sub stream, or
-        of the main stream when there is no sub stream.
+        worker receives the packets of the sub stream, or of the main stream
+        when there is no sub stream. ``stills`` runs the decoding that keeps
+        each stream's newest picture while stills are asked for (a private
+        thread when None).
         """
         self.config = config
         self.recorder = recorder
         self.motion = motion
         self.motion_role = SUB if config.sub is not None else MAIN
         """The stream motion detection analyses."""
+        if stills is None:
+            stills = self._own_stills = ThreadPoolExecutor(1, thread_name_prefix=f"nvr-stills-{config.key}")
+        else:
+            self._own_stills = None
         self.readers: dict[str, StreamReader] = {}
+        self.pictures: dict[str, FreshPicture] = {}
         streams = {MAIN: config.main, SUB: config.sub}
         for role, source in streams.items():
             if source is None:
                 continue
             callback = partial(on_status, role) if on_status is not None else None
+            self.pictures[role] = FreshPicture.on(stills, f"{config.name} ({role})")
             self.readers[role] = StreamReader(
                 source,
                 f"{config.key}-{role}",
                 callback,
                 label=f"{config.name} ({role})",
-                sink=combine_sinks(recorder if role == MAIN else None, motion if role == self.motion_role else None),
+                sink=combine_sinks(
+                    recorder if role == MAIN else None,
+                    motion if role == self.motion_role else None,
+                    self.pictures[role],
+                ),
+                audio=recorder is not None and role == MAIN,
             )
 
     def rename(self, name: str) -> None:
@@ -92,6 +113,8 @@ class Channel:
             ok = reader.stop(max(0.0, deadline - time.monotonic())) and ok
         if not ok:
             _LOGGER.warning("A reader of %s did not end within %.1f s", self.config.name, timeout)
+        if self._own_stills is not None:
+            self._own_stills.shutdown(wait=False, cancel_futures=True)
         return ok
 
     def status(self, role: str = MAIN) -> StreamStatus:
@@ -103,16 +126,46 @@ class Channel:
 
         Blocking (decoding and encoding): call it from a worker thread.
         """
+        return self.still(role, width, height).jpeg
+
+    def still(self, role: str = MAIN, width: int | None = None, height: int | None = None) -> Still:
+        """The stream's newest picture as a JPEG, and when its packet arrived; blocking.
+
+        The picture comes from the motion detector when it decodes this stream
+        anyway, else from the stream's :class:`.stills.fresh.FreshPicture`.
+        """
         reader = self.readers[role]
-        gop = reader.gop.latest() if reader.status.connected else None
-        if gop is not None:
+        if reader.status.connected:
+            picture = self._newest_picture(role)
             try:
-                return gop_jpeg(gop, width, height)
-            except SnapshotError as err:
+                if picture is not None:
+                    return Still(encode_jpeg(picture.frame, width, height), picture.arrival)
+                gop = reader.gop.latest()  # the picture could not be decoded: the keyframe's
+                if gop is not None:
+                    return Still(gop_jpeg(gop, width, height), None)
+            except (SnapshotError, av.error.FFmpegError, ValueError) as err:
                 _LOGGER.debug("Snapshot of %s failed: %s", self.config.name, err)
         info = reader.status.info
         size = (info.width, info.height) if info and info.width and info.height else None
-        return no_signal_jpeg(self.config.name, width, height, size)
+        return Still(no_signal_jpeg(self.config.name, width, height, size), None)
+
+    def _newest_picture(self, role: str) -> Picture | None:
+        reader = self.readers[role]
+        motion = self.motion if role == self.motion_role else None
+        if motion is not None:
+            picture = motion.latest_picture
+            newest = reader.status.last_frame_time
+            if picture is not None and newest is not None and newest - picture.arrival < MOTION_PICTURE_AGE:
+                return picture
+        return self.pictures[role].newest(reader.gop.latest)
+
+
+@dataclass(frozen=True, slots=True)
+class Still:
+    """A still image and when the packet of its picture arrived (None: a placeholder or a keyframe)."""
+
+    jpeg: bytes
+    arrival: float | None
 
 
 def stop_channels(channels: list[Channel], timeout: float = 2.0) -> bool:

@@ -175,20 +175,35 @@ def test_shifted_ranges_match_the_whole(footage: Path) -> None:
     whole = shifted.read(0, shifted.size)
     original = path.read_bytes()
     assert len(whole) == len(original) == shifted.size
-    for offset, width, track_id in layout.tfdt_fields:
+    for offset, width, track_id, value in layout.tfdt_fields:
         before = int.from_bytes(original[offset : offset + width], "big")
         after = int.from_bytes(whole[offset : offset + width], "big")
+        assert before == value
         assert after - before == round(3600.25 * layout.tracks[track_id].timescale)
     # Everything but the tfdt values is untouched.
     mask = bytearray(original)
-    for offset, width, _track in layout.tfdt_fields:
+    for offset, width, _track, _value in layout.tfdt_fields:
         mask[offset : offset + width] = whole[offset : offset + width]
     assert bytes(mask) == whole
     # Any range, even one that cuts a tfdt value in two, is a slice of the whole.
-    offset, width, _track = layout.tfdt_fields[3]
+    offset, width, _track, _value = layout.tfdt_fields[3]
     for start, end in [(0, 100), (offset + 2, offset + width + 50), (offset - 3, offset + 2), (5000, 10**9)]:
         assert shifted.read(start, end) == whole[start:end]
     assert shifted.read(shifted.size, shifted.size + 10) == b""
+
+
+def test_only_shifts_a_playlist_can_make(footage: Path) -> None:
+    """A shift that would make a timestamp negative (or overflow its field) is refused."""
+    path = footage / _segments(footage)[1].path
+    layout = parse_file(path)
+    first = min(value / layout.tracks[track].timescale for _o, _w, track, value in layout.tfdt_fields)
+    ShiftedFile(path, layout, -first)  # the first fragment moved to zero: what a playlist does
+    with pytest.raises(ValueError):
+        ShiftedFile(path, layout, -first - 0.5)
+    with pytest.raises(ValueError):
+        ShiftedFile(path, layout, -5.0)
+    with pytest.raises(ValueError):
+        ShiftedFile(path, layout, 1e15)  # past a 64-bit field
 
 
 def test_layout_cache_reparses_a_growing_file(footage: Path, tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from engine import Channel, ChannelConfig, StreamSource
+from engine import Channel, ChannelConfig, MotionConfig, MotionSettings, MotionWorker, StreamSource
 from engine.stills.placeholder import no_signal_jpeg
 from engine.stills.snapshot import target_size
-from rtsp_peer import free_port
+from rtsp_peer import RtspServer, free_port, live_mount, make_clip
 from support import jpeg_size, wait_for
 
 
@@ -65,3 +65,51 @@ def test_target_size_even_and_aspect() -> None:
     assert target_size(1920, 1080, None, None) == (1920, 1080)
     assert target_size(1920, 1080, 641, None) == (642, 362)
     assert target_size(1920, 1080, 100, 100) == (100, 100)
+
+
+@pytest.fixture(scope="module")
+def long_gop_server(tmp_path_factory: pytest.TempPathFactory):
+    """A live mount with a 4 s GOP, where a keyframe's picture can be up to 4 s old."""
+    clip = make_clip(tmp_path_factory.mktemp("longgop") / "gop4.ts", 320, 180, fps=15, gop=60, seconds=12)
+    with RtspServer([live_mount("/gop4", clip)]) as server:
+        yield server
+
+
+def test_still_shows_the_newest_picture_not_the_keyframe(long_gop_server, monkeypatch) -> None:
+    """Late in a 4 s GOP, a still is the newest picture received, not the GOP's first."""
+    channel = Channel(ChannelConfig("fresh", "Gate", StreamSource(long_gop_server.url("/gop4"))))
+    channel.start()
+    reader = channel.readers["main"]
+    try:
+        wait_for(lambda: reader.gop.latest() is not None, 10)
+        ages = []
+        for _ in range(6):
+            # Two seconds or more into a GOP: its keyframe is that old.
+            wait_for(lambda: len(reader.gop.latest().packets) >= 30, 10)
+            still = channel.still("main", 320, 180)
+            jpeg_size(still.jpeg)
+            assert still.arrival is not None, "not a decoded live picture"
+            ages.append(reader.status.last_frame_time - still.arrival)
+            wait_for(lambda: len(reader.gop.latest().packets) < 30, 10)
+        # A keyframe still would be 2 s old or more; one frame is 67 ms, a busy machine adds some.
+        assert max(ages) < 1.0, ages
+        assert channel.pictures["main"].warm
+    finally:
+        assert channel.stop(2.0)
+
+
+def test_still_comes_from_the_motion_detector_when_it_decodes(rtsp_server) -> None:
+    """The stream motion detection decodes anyway gives its newest picture; no second decoder runs."""
+    worker = MotionWorker("stillchan", MotionConfig(MotionSettings()))
+    channel = Channel(ChannelConfig("still2", "Hall", StreamSource(rtsp_server.url("/live"))), motion=worker)
+    worker.start()
+    channel.start()
+    try:
+        wait_for(lambda: worker.latest_picture is not None, 10)
+        still = channel.still("main", 320, 180)
+        assert jpeg_size(still.jpeg) == (320, 180)
+        assert still.arrival is not None
+        assert not channel.pictures["main"].warm, "a decoder of its own was started"
+    finally:
+        assert channel.stop(2.0)
+        assert worker.stop(2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from engine import StreamSource
+from engine import FailureReason, StreamSource
 from engine.stream.reader import OPEN_TIMEOUT, READ_TIMEOUT, StreamReader
 from rtsp_peer import RtspServer, live_mount
 from support import reader_threads, wait_for
@@ -124,3 +124,25 @@ def test_stop_of_one_reader_leaves_another_of_the_same_camera(rtsp_server) -> No
         assert kept.status.reconnects == reconnects
     finally:
         kept.stop(2.0)
+
+
+def test_a_stalled_feed_is_lost_after_one_read_timeout(rtsp_server_factory, clips) -> None:
+    """A camera that stops sending while its session stays open counts as lost after READ_TIMEOUT.
+
+    FFmpeg's read timeout alone took two: when it fires, the demuxer first
+    hands over a frame it still held, and only the next read fails.
+    """
+    server = rtsp_server_factory([live_mount("/live", clips / "live.ts")])
+    reader = StreamReader(StreamSource(server.url("/live")), "t9")
+    reader.start()
+    try:
+        wait_for(lambda: reader.status.connected, 10)
+        server.freeze()
+        wait_for(lambda: not reader.status.connected, READ_TIMEOUT * 3)
+        lost_at = time.time()
+        last_frame = reader.status.last_frame_time
+        assert reader.status.failure is FailureReason.TIMEOUT
+        assert lost_at - last_frame < READ_TIMEOUT * 1.5, f"lost {lost_at - last_frame:.1f} s after the last frame"
+    finally:
+        server.thaw()
+        reader.stop(2.0)

@@ -45,6 +45,16 @@ def test_stream_key_spots_the_same_stream() -> None:
     assert stream_key("RTSP://Cam.Local/live") == stream_key("rtsp://user:pw@cam.local:554/live")
     assert stream_key("rtsp://cam/live") != stream_key("rtsp://cam/live2")
     assert stream_key("rtsps://cam/x") == "rtsps://cam:322/x"
+    # The same stream written differently: a trailing or doubled slash, the host's case, the default port.
+    same = [
+        "rtsp://cam.local/live",
+        "rtsp://cam.local/live/",
+        "rtsp://CAM.local:554//live",
+        "rtsp://cam.local:554/live",
+    ]
+    assert len({stream_key(url) for url in same}) == 1
+    assert stream_key("rtsp://cam/live?channel=1") != stream_key("rtsp://cam/live?channel=2")
+    assert stream_key("rtsp://cam") == stream_key("rtsp://cam/") == "rtsp://cam:554/"
 
 
 def test_redact_hides_userinfo_anywhere() -> None:

@@ -8,8 +8,8 @@ frames a second):
    with strided adds, then column blocks), then smoothed by a 3×3 box blur.
    No RGB conversion anywhere.
 2. A global photometric model ``frame ≈ gain · background + offset`` is fitted
-   by least squares (twice: the second fit leaves out the pixels the first one
-   could not explain) and applied to the background first. Auto-exposure,
+   robustly (from the median difference, then least squares twice on the
+   pixels the model explains) and applied to the background first. Auto-exposure,
    slow light ramps and uniform brightness jumps are absorbed by it, and the
    background does not lag behind a ramp.
 3. The residual ``|frame - model|`` over a threshold is a changed pixel. The
@@ -24,7 +24,9 @@ frames a second):
    ``SETTLE_TIME`` seconds (longer while the picture keeps changing globally)
    frames only reset the background and never report motion. Changed pixels
    that did not move since the last analysed frame (a ghost, a parked car)
-   are absorbed with the short time constant ``STILL_TIME``.
+   are absorbed with the short time constant ``STILL_TIME``, unless they
+   belong to a region that moves (:mod:`.regions`): the flat inside of a
+   moving object looks still from frame to frame, and must not be absorbed.
 5. Otherwise motion is the changed fraction of the active area (zones, or the
    whole picture, minus masks) at or over ``min_area``; it must hold for two
    consecutive analysed frames (fewer when ``detect_fps`` is low, so that
@@ -51,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from .regions import moving_regions
 from .settings import MotionSettings
 from .zones import active_mask, polygon_mask
 
@@ -70,6 +73,14 @@ MAX_GAP = 5.0
 """A longer pause between analysed frames (reconnect, stall) re-baselines."""
 STILL_TIME = 0.5
 """Background time constant (s) for pixels that changed but did not move since the last frame."""
+FLAT_SPREAD = 8.0
+"""A scene whose brightness varies less (standard deviation, 0..255) has no usable contrast:
+its gain cannot be told from noise and faint trails, so only an offset is fitted."""
+LONGTERM_TIME = 30.0
+"""Time constant (s) of the long-term scene, learnt only where the picture does not change."""
+RECENT_TIME = 2.0
+"""Seconds over which a pixel that changed still counts as near an object (left out of the lighting fit)."""
+RECENT_LEVEL = 0.1
 HOLD_FACTOR = 0.5
 """Motion, once on, stays on while the changed area is this share of ``min_area``."""
 
@@ -188,6 +199,10 @@ class MotionDetector:
         self._streak = 0
         self._motion = False
         self._noise = 0.0
+        self._recent: np.ndarray | None = None
+        """How recently each pixel changed (1: in the last analysed frame, fading with ``RECENT_TIME``)."""
+        self._longterm: np.ndarray | None = None
+        """The scene as it was before recent changes (learnt slowly, where nothing changes)."""
 
     def _prepare(self, y_plane: np.ndarray) -> np.ndarray:
         if y_plane.ndim != 2 or y_plane.dtype != np.uint8:
@@ -209,6 +224,8 @@ class MotionDetector:
     def _rebaseline(self, small: np.ndarray, ts: float, settle: bool, fraction: float = 0.0) -> MotionResult:
         self._background = small
         self._previous = small
+        self._recent = None
+        self._longterm = small
         self._last_ts = ts
         self._streak = 0
         self._motion = False
@@ -236,12 +253,8 @@ class MotionDetector:
         assert self._active is not None and self._unmasked is not None
         threshold = max(s.threshold, NOISE_FACTOR * self._noise)
 
-        # Global photometric model frame ≈ gain * background + offset, refitted without outliers.
-        gain, offset = _fit(background, small, None)
-        residual = small - (gain * background + offset)
-        inliers = np.abs(residual) < threshold
-        if inliers.mean() > 0.25:
-            gain, offset = _fit(background, small, inliers)
+        objects = self._recent > RECENT_LEVEL if self._recent is not None else None
+        gain, offset = _photometric_fit(background, small, threshold, objects)
         model = background * np.float32(gain) + np.float32(offset)
         np.clip(model, 0.0, 255.0, out=model)  # saturated areas do not follow the gain
         residual = small - model
@@ -271,15 +284,54 @@ class MotionDetector:
 
         dt = max(0.0, ts - last)
         rate = np.float32(1.0 - math.exp(-dt / s.background_time))
-        # Changed but not moving since the last frame: a ghost or a stopped object, absorbed quickly.
+        # Changed but not moving since the last frame: a ghost or a stopped object, absorbed
+        # quickly. Not the inside of a moving object, which looks still from frame to frame:
+        # a region that moves keeps it, unless it shows the scene as it was (a trail).
+        lighting = (np.float32(gain), np.float32(offset))
         previous = self._previous if self._previous is not None else background
-        still = np.abs(small - (previous * np.float32(gain) + np.float32(offset))) < np.float32(threshold / 2)
-        still &= changed
+        moved = np.abs(small - (previous * lighting[0] + lighting[1])) >= np.float32(threshold / 2)
+        longterm = self._longterm * lighting[0] + lighting[1] if self._longterm is not None else model
+        still = changed & ~moved
+        if still.any():
+            still &= ~moving_regions(changed, moved) | (np.abs(small - longterm) < np.float32(threshold))
+        longterm += np.where(changed, np.float32(0.0), np.float32(1.0 - math.exp(-dt / LONGTERM_TIME))) * (
+            small - longterm
+        )
+        self._longterm = longterm
         model += np.where(still, np.float32(1.0 - math.exp(-dt / STILL_TIME)), rate) * residual
         self._background = model
         self._previous = small
+        decay = np.float32(math.exp(-dt / RECENT_TIME))
+        self._recent = np.maximum(self._recent * decay, changed) if self._recent is not None else changed * 1.0
         self._last_ts = ts
         return MotionResult(ts, fraction / min_fraction, self._motion, fraction, False)
+
+
+def _photometric_fit(
+    background: np.ndarray, frame: np.ndarray, threshold: float, objects: np.ndarray | None
+) -> tuple[float, float]:
+    """The global model ``frame ≈ gain * background + offset``, fitted where no object is.
+
+    It starts from the median difference (a moving object, a minority of the
+    pixels, cannot move it), then fits gain and offset by least squares on
+    the pixels that model explains, twice, leaving out ``objects`` (where
+    the picture changed in the last few seconds: objects, and the trails
+    they leave in the background). A plain least-squares fit let a bright object on a flat
+    scene pose as a change of contrast: the picture was re-baselined at
+    every frame and the object was never seen to move.
+    """
+    diff = (frame - background).ravel()[::4]
+    gain, offset = 1.0, float(np.partition(diff, diff.size // 2)[diff.size // 2])
+    for _ in range(2):
+        inliers = np.abs(frame - (background * np.float32(gain) + np.float32(offset))) < threshold
+        if inliers.mean() <= 0.25:
+            break  # most of the picture changed: no model explains it (a global change)
+        if objects is not None:
+            quiet = inliers & ~objects
+            if quiet.mean() > 0.25:
+                inliers = quiet
+        gain, offset = _fit(background, frame, inliers)
+    return gain, offset
 
 
 def _fit(background: np.ndarray, frame: np.ndarray, where: np.ndarray | None) -> tuple[float, float]:
@@ -290,7 +342,7 @@ def _fit(background: np.ndarray, frame: np.ndarray, where: np.ndarray | None) ->
     mean_f = float(frame.mean())
     centred = background - np.float32(mean_b)
     variance = float(np.dot(centred.ravel(), centred.ravel()))
-    if variance < 1.0 * centred.size:  # flat picture: only an offset can be told
+    if variance < FLAT_SPREAD**2 * centred.size:  # flat picture: only an offset can be told
         return 1.0, mean_f - mean_b
     gain = float(np.dot(centred.ravel(), (frame - np.float32(mean_f)).ravel())) / variance
     gain = min(2.0, max(0.5, gain))

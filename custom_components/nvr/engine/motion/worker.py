@@ -41,6 +41,7 @@ from typing import Any
 import av
 import av.error
 
+from ..stills.fresh import Picture
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
 from .detector import MotionResult, luma_plane
@@ -112,6 +113,8 @@ class MotionWorker:
         self._peak_frame: av.VideoFrame | None = None
         self.decoded = 0
         """Frames decoded (worker thread; for tests and benchmarks)."""
+        self.latest_picture: Picture | None = None
+        """The newest picture decoded, while every frame is decoded (stills take it from here)."""
         self.analysed = 0
 
     # -- public API (any thread) ----------------------------------------------
@@ -230,6 +233,7 @@ class MotionWorker:
                     self._open_decoder()
                 elif kind == "end":
                     self._decoder = None
+                    self.latest_picture = None
                 elif kind == "config":
                     self._on_config(item[1])
                 elif kind == "sync":
@@ -301,6 +305,8 @@ class MotionWorker:
             if frame.pts is None and self._decoder_low_power:
                 frame.pts = packet.pts
             self._on_picture(frame)
+        # Keyframes alone (low power) are no live picture; the latency is one frame (no frame threads).
+        self.latest_picture = Picture(frames[-1], arrival) if frames and not self._decoder_low_power else None
 
     def _on_picture(self, frame: av.VideoFrame) -> None:
         if frame.pts is None or self._conn_base is None:

@@ -103,8 +103,8 @@ class FileLayout:
     """Bytes of ``ftyp`` + ``moov`` (from offset 0)."""
     fragments: tuple[Fragment, ...]
     tracks: dict[int, Track]
-    tfdt_fields: tuple[tuple[int, int, int], ...]
-    """(file offset, width in bytes, track id) of every ``tfdt`` value, for shifting."""
+    tfdt_fields: tuple[tuple[int, int, int, int], ...]
+    """(file offset, width in bytes, track id, value) of every ``tfdt`` value, for shifting."""
     size: int
 
     @property
@@ -244,7 +244,7 @@ def parse_file(path: Path) -> FileLayout:
         if not any(t.video for t in tracks.values()):
             raise BoxError(f"{path.name}: no video track")
         fragments: list[Fragment] = []
-        tfdts: list[tuple[int, int, int]] = []
+        tfdts: list[tuple[int, int, int, int]] = []
         for i, box in enumerate(top):
             if box.type != b"moof" or i + 1 >= len(top) or top[i + 1].type != b"mdat":
                 continue
@@ -257,7 +257,7 @@ def parse_file(path: Path) -> FileLayout:
                 if parsed is None:
                     continue
                 track, first, last, sync, (offset, width) = parsed
-                tfdts.append((offset, width, track.id))
+                tfdts.append((offset, width, track.id, first))
                 if track.video not in spans:
                     spans[track.video] = (first / track.timescale, last / track.timescale)
                     if track.video:

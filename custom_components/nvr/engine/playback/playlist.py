@@ -173,17 +173,26 @@ def build_playlist(
 
 
 class ShiftedFile:
-    """Byte ranges of a recording file with every ``tfdt`` moved by ``shift`` seconds."""
+    """Byte ranges of a recording file with every ``tfdt`` moved by ``shift`` seconds.
+
+    Only shifts that keep every timestamp of the file in its field are
+    taken (none negative, none overflowing): the ones a playlist makes.
+    Anything else raises ValueError.
+    """
 
     def __init__(self, path: Path, layout: FileLayout, shift: float) -> None:
         """``layout`` must be the current one of ``path``."""
         self.path = path
         self.layout = layout
         self.size = layout.size
-        self._patches: list[tuple[int, int, int]] = []
-        for offset, width, track_id in layout.tfdt_fields:
-            track = layout.tracks[track_id]
-            self._patches.append((offset, width, round(shift * track.timescale)))
+        self._patches: list[tuple[int, bytes]] = []
+        """(offset, new bytes) of every shifted ``tfdt`` value."""
+        for offset, width, track_id, value in layout.tfdt_fields:
+            shifted = value + round(shift * layout.tracks[track_id].timescale)
+            if not 0 <= shifted < 1 << (8 * width):
+                raise ValueError(f"a shift of {shift} s moves a timestamp of {path.name} out of range")
+            if shifted != value:
+                self._patches.append((offset, shifted.to_bytes(width, "big")))
 
     def read(self, start: int, end: int) -> bytes:
         """Bytes [start, end) with the shifted ``tfdt`` values; blocking."""
@@ -194,15 +203,10 @@ class ShiftedFile:
         with self.path.open("rb") as f:
             f.seek(start)
             data = bytearray(f.read(end - start))
-        for offset, width, delta in self._patches:
-            if offset + width <= start or offset >= end or not delta:
+        for offset, new in self._patches:
+            if offset + len(new) <= start or offset >= end:
                 continue
-            # The field may straddle the range: patch a full copy, keep the overlap.
-            with self.path.open("rb") as f:
-                f.seek(offset)
-                raw = f.read(width)
-            value = (int.from_bytes(raw, "big") + delta) % (1 << (8 * width))
-            new = value.to_bytes(width, "big")
-            lo, hi = max(offset, start), min(offset + width, end)
+            # The field may straddle the range: keep the overlap.
+            lo, hi = max(offset, start), min(offset + len(new), end)
             data[lo - start : hi - start] = new[lo - offset : hi - offset]
         return bytes(data)

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added the channels table (version 1 files get it when opened)."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (
     id INTEGER PRIMARY KEY,
@@ -37,6 +38,13 @@ CREATE TABLE IF NOT EXISTS events (
     thumbnail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_channel_start ON events (channel, start);
+CREATE TABLE IF NOT EXISTS channels (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    removed REAL,
+    pre_roll REAL,
+    post_roll REAL
+);
 """
 
 
@@ -81,6 +89,17 @@ class Event:
     """None while the event is still going on."""
     score: float | None = None
     thumbnail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedChannel:
+    """A deleted channel whose footage is still kept."""
+
+    id: str
+    name: str
+    removed: float
+    pre_roll: float | None
+    post_roll: float | None
 
 
 class RecordingIndex:
@@ -350,6 +369,32 @@ class RecordingIndex:
             days.append(day)
             cursor = day_start
         return days
+
+    # -- channels -----------------------------------------------------------
+
+    def name_channel(
+        self, channel: str, name: str, pre_roll: float | None = None, post_roll: float | None = None
+    ) -> None:
+        """Remember a channel's name and event padding (so its footage keeps them after it is deleted)."""
+        self._exec(
+            "INSERT INTO channels (id, name, removed, pre_roll, post_roll) VALUES (?, ?, NULL, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET name = excluded.name, removed = NULL,"
+            " pre_roll = excluded.pre_roll, post_roll = excluded.post_roll",
+            (channel, name, pre_roll, post_roll),
+        )
+
+    def remove_channel(self, channel: str, at: float) -> None:
+        """Mark a channel deleted; its footage stays until retention deletes it."""
+        self._exec("UPDATE channels SET removed = ? WHERE id = ?", (at, channel))
+
+    def removed_channels(self) -> list[RemovedChannel]:
+        """Deleted channels that still have footage or events, newest deletion first."""
+        rows = self._all(
+            "SELECT c.id, c.name, c.removed, c.pre_roll, c.post_roll FROM channels c WHERE c.removed IS NOT NULL"
+            " AND (EXISTS (SELECT 1 FROM segments s WHERE s.channel = c.id)"
+            " OR EXISTS (SELECT 1 FROM events e WHERE e.channel = c.id)) ORDER BY c.removed DESC"
+        )
+        return [RemovedChannel(*row) for row in rows]
 
     def event_count(self, channel: str) -> int:
         """How many events ``channel`` has."""

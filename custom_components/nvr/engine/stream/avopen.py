@@ -21,8 +21,13 @@ from .status import FailureReason, StreamError, StreamInfo
 SUPPORTED_CODECS = frozenset({"h264", "hevc"})
 """Codecs that HA's stream component can serve live and that MP4 can hold."""
 
-# Short probing: SPS/PPS arrive in the SDP or with the first keyframe.
 _PROBE_OPTIONS = {"analyzeduration": "500000", "probesize": "500000"}
+"""Short probing: the SDP gives the streams and their parameter sets.
+
+Even so the probe may end before it learnt the picture size (under load,
+or when the first keyframe comes late): the reader then reads the size from
+the SPS (see ``sps``), and the frame rate always comes from the timestamps.
+"""
 
 
 def open_input(

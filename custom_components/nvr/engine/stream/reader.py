@@ -41,6 +41,8 @@ STOP_POLL = 0.1
 """Seconds between wake-ups of a thread asked to stop (see :meth:`StreamReader.stop`)."""
 STATS_WINDOW = 3.0
 STATUS_INTERVAL = 10.0
+EARLY_AUDIO_LIMIT = 256
+"""Audio packets kept from before a connection's first keyframe (about 5 s of G.711)."""
 FPS_SETTLE = 1.0
 """Seconds after connecting when the frame rate measured from timestamps is first published."""
 """How often bitrate/fps are republished while connected."""
@@ -58,13 +60,17 @@ class StreamReader:
         on_status: StatusCallback | None = None,
         label: str | None = None,
         sink: PacketSink | None = None,
+        audio: bool | None = None,
     ) -> None:
         """Prepare the reader; call start() to begin.
 
         ``name`` names the thread; ``label`` (default: name) is what logs say.
-        A ``sink`` (the recorder) gets every packet, audio included.
+        A ``sink`` gets every video packet, and the audio too when ``audio`` is set (the recorder).
+        The audio is not demuxed otherwise.
         """
         self.sink = sink
+        self.audio = sink is not None if audio is None else audio and sink is not None
+        """Whether the sink gets the audio too (default: when there is a sink)."""
         self.source = source
         self.name = name
         self.label = label or name
@@ -185,7 +191,7 @@ class StreamReader:
             watch.release()
             return
         try:
-            container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=sink is None)
+            container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=not self.audio)
         except BaseException:
             self._watch = None
             watch.release()
@@ -195,7 +201,7 @@ class StreamReader:
         try:
             stream, probed = video_stream(container)
             self._samples.clear()
-            audio = container.streams.audio[0] if sink is not None and container.streams.audio else None
+            audio = container.streams.audio[0] if self.audio and container.streams.audio else None
             self._pump(_Connection(container, stream, audio, probed))
         finally:
             if self._sink_started and sink is not None:
@@ -215,9 +221,7 @@ class StreamReader:
         last_video = time.monotonic()
         stream, audio = conn.stream, conn.audio
         tick = float(stream.time_base) if stream.time_base else 0.0
-        sink = self.sink
-        streams = (stream, audio) if audio is not None else (stream,)
-        for packet in conn.container.demux(*streams):
+        for packet in conn.container.demux(*((stream, audio) if audio is not None else (stream,))):
             if self._stop.is_set():
                 break
             if not packet.size:
@@ -226,9 +230,7 @@ class StreamReader:
             if self._received and now - last_video >= READ_TIMEOUT:
                 raise StreamError(FailureReason.TIMEOUT, f"no video for {now - last_video:.0f} s")
             if audio is not None and packet.stream_index == audio.index:
-                if self._sink_started:
-                    encoded = EncodedPacket(bytes(packet), packet.pts, True, packet.dts, packet.duration or 0)
-                    self._sink_call(sink.packet, encoded, True)
+                self._on_audio(conn, EncodedPacket(bytes(packet), packet.pts, True, packet.dts, packet.duration or 0))
                 continue
             last_video = now
             encoded = EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe, packet.dts, packet.duration or 0)
@@ -237,32 +239,52 @@ class StreamReader:
                     continue  # connected means a picture of known size can be shown: from the first keyframe
                 self.gop.reset(conn.codec_params())
             self.gop.add(encoded)
-            if sink is not None:
-                if not self._sink_started:
-                    self._sink_started = True
-                    self._sink_call(sink.stream_started, conn.media_format(), time.time())
-                self._sink_call(sink.packet, encoded, False)
-            self._waiting_since = now
-            pts_s = packet.pts * tick if packet.pts is not None and tick else None
-            self._samples.append((now, packet.size, pts_s))
-            while self._samples and now - self._samples[0][0] > STATS_WINDOW:
-                self._samples.popleft()
-            self._last_frame_time = time.time()
+            if self.sink is not None:
+                self._to_sink(conn, encoded)
+            self._sample(now, packet.size, packet.pts * tick if packet.pts is not None and tick else None)
             if not self._received:
-                self._received = True
-                info = conn.info()
-                _LOGGER.info("Stream %s connected: %s", self.label, info.describe())
-                self._publish(connected=True, info=info, failure=None, last_error=None)
+                self._connected(conn)
                 next_stats = now + FPS_SETTLE
-                continue
-            if now >= next_stats:
+            elif now >= next_stats:
                 next_stats = now + STATUS_INTERVAL
-                rates = self._rates()
-                info = self.status.info
-                # The frame rate is the one the timestamps show, never the probe's guess.
-                if info is not None and rates.get("measured_fps") and info.fps != rates["measured_fps"]:
-                    rates["info"] = replace(info, fps=rates["measured_fps"])
-                self._publish(**rates)
+                self._publish_rates()
+
+    def _on_audio(self, conn: _Connection, packet: EncodedPacket) -> None:
+        if self._sink_started:
+            self._sink_call(self.sink.packet, packet, True)
+        else:
+            conn.early_audio.append(packet)
+
+    def _to_sink(self, conn: _Connection, packet: EncodedPacket) -> None:
+        sink = self.sink
+        if not self._sink_started:
+            self._sink_started = True
+            self._sink_call(sink.stream_started, conn.media_format(), time.time())
+            for early in conn.early_audio:  # the sink drops what precedes the keyframe
+                self._sink_call(sink.packet, early, True)
+            conn.early_audio.clear()
+        self._sink_call(sink.packet, packet, False)
+
+    def _sample(self, now: float, size: int, pts_s: float | None) -> None:
+        self._waiting_since = now
+        self._samples.append((now, size, pts_s))
+        while self._samples and now - self._samples[0][0] > STATS_WINDOW:
+            self._samples.popleft()
+        self._last_frame_time = time.time()
+
+    def _connected(self, conn: _Connection) -> None:
+        self._received = True
+        info = conn.info()
+        _LOGGER.info("Stream %s connected: %s", self.label, info.describe())
+        self._publish(connected=True, info=info, failure=None, last_error=None)
+
+    def _publish_rates(self) -> None:
+        rates = self._rates()
+        info = self.status.info
+        # The frame rate is the one the timestamps show, never the probe's guess.
+        if info is not None and rates.get("measured_fps") and info.fps != rates["measured_fps"]:
+            rates["info"] = replace(info, fps=rates["measured_fps"])
+        self._publish(**rates)
 
     def _rates(self) -> dict[str, float | int | None]:
         samples = list(self._samples)
@@ -284,6 +306,8 @@ class _Connection:
         self.probed = probed
         extradata = stream.codec_context.extradata
         self.extradata = bytes(extradata) if extradata else None
+        self.early_audio: deque[EncodedPacket] = deque(maxlen=EARLY_AUDIO_LIMIT)
+        """Audio demuxed before the first keyframe: its time may still follow the keyframe's."""
         self.size: tuple[int, int] | None = (probed.width, probed.height) if probed.width and probed.height else None
         if self.size is None:
             self.size = picture_size(probed.codec, self.extradata)

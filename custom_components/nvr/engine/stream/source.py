@@ -81,8 +81,9 @@ def validate_url(url: str) -> str:
 def stream_key(url: str) -> str:
     """Return a canonical form of a URL for spotting the same stream twice.
 
-    Scheme and host are lower-cased, the default port is made explicit and
-    credentials are dropped; path and query are kept as they are.
+    Scheme and host are lower-cased, the default port is made explicit,
+    credentials are dropped, and repeated or trailing slashes of the path
+    are left out; the query is kept as it is.
     """
     clean, _, _ = split_credentials(validate_url(url))
     parts = urlsplit(clean)
@@ -91,7 +92,7 @@ def stream_key(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     port = parts.port or _DEFAULT_PORTS[scheme]
-    path = parts.path or "/"
+    path = "/" + "/".join(segment for segment in parts.path.split("/") if segment)
     query = f"?{parts.query}" if parts.query else ""
     return f"{scheme}://{host}:{port}{path}{query}"
 
