@@ -92,10 +92,11 @@ class RelayDrops:
 
 @dataclass
 class Feed:
-    """The live mount: its URL and the relay's drop counter."""
+    """The live mount: its URL, the relay's drop counter and the RTSP server."""
 
     url: str
     drops: RelayDrops
+    server: RtspServer
 
 
 def _die_with_parent() -> None:
@@ -133,7 +134,7 @@ def live_feed(clip: Path) -> Iterator[Feed]:
     drops = RelayDrops(port)
     try:
         server.start()
-        yield Feed(server.url(MOUNT), drops)
+        yield Feed(server.url(MOUNT), drops, server)
     finally:
         server.stop()
         feeder.kill()

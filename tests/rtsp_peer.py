@@ -582,6 +582,19 @@ class RtspServer(_StartStop):
             self._config_path.unlink(missing_ok=True)
             self._config_path = None
 
+    def client_connections(self) -> int:
+        """RTSP clients connected now: established TCP connections to the server's port (one per session over TCP)."""
+        count = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table, encoding="ascii") as handle:
+                next(handle, None)
+                for line in handle:
+                    fields = line.split()
+                    local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                    if local_port == self.port and fields[3] == "01":  # ESTABLISHED, server side
+                        count += 1
+        return count
+
     def freeze(self) -> None:
         """SIGSTOP the launcher and its feeders: connections stay open, no data.
 

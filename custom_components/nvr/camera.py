@@ -94,7 +94,9 @@ class NvrCamera(NvrChannelEntity, Camera):
         else:
             self._attr_name = None
         self._source = runtime.channel.readers[role].source
-        self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
+        self._relay_url = runtime.channel.relay_url(role)
+        if self._relay_url is None:
+            self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
         self._recording_shown = False
 
     async def async_added_to_hass(self) -> None:
@@ -166,8 +168,13 @@ class NvrCamera(NvrChannelEntity, Camera):
         self.async_write_ha_state()
 
     async def stream_source(self) -> str | None:
-        """The RTSP URL with credentials, for HA's stream (HLS) and go2rtc (WebRTC)."""
-        return self._source.authenticated_url()
+        """Where HA's stream (HLS) and go2rtc (WebRTC) read the live picture.
+
+        The relay's loopback URL (one camera connection for every viewer, and
+        "No video signal" while the camera is down) when the channel shares its
+        connection; else the camera's RTSP URL with its credentials.
+        """
+        return self._relay_url or self._source.authenticated_url()
 
     async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
         """A JPEG of the newest picture held in memory, or the no-signal picture.

@@ -35,10 +35,13 @@ from .const import (
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RTSP_TRANSPORT,
+    CONF_SHARE_CONNECTION,
+    CONF_STREAM_FORMATS,
     CONF_SUB_URL,
     DEFAULT_MOTION_DETECT_FPS,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
+    DEFAULT_SHARE_CONNECTION,
     DEFAULT_TRANSPORT,
     DOMAIN,
     PROBE_TIMEOUT,
@@ -90,6 +93,7 @@ CHANNEL_SCHEMA = vol.Schema(
             NumberSelectorConfig(min=0.5, max=15, step=0.5, unit_of_measurement="fps", mode=NumberSelectorMode.BOX)
         ),
         vol.Required(CONF_MOTION_LOW_POWER, default=False): BooleanSelector(),
+        vol.Required(CONF_SHARE_CONNECTION, default=DEFAULT_SHARE_CONNECTION): BooleanSelector(),
     }
 )
 
@@ -238,6 +242,12 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             CONF_MOTION_MASKS: polygons[CONF_MOTION_MASKS],
             CONF_MOTION_DETECT_FPS: float(user_input.get(CONF_MOTION_DETECT_FPS, DEFAULT_MOTION_DETECT_FPS)),
             CONF_MOTION_LOW_POWER: bool(user_input.get(CONF_MOTION_LOW_POWER, False)),
+            CONF_SHARE_CONNECTION: bool(user_input.get(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION)),
+            CONF_STREAM_FORMATS: {
+                role: [info.codec, info.width, info.height]
+                for role, field in (("main", CONF_MAIN_URL), ("sub", CONF_SUB_URL))
+                if (info := self._found.get(field)) is not None
+            },
         }
         return {}, ""
 

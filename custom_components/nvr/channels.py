@@ -14,19 +14,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import CONF_NAME
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, EVENT_MOTION, motion_signal, recording_signal, status_signal
+from .const import (
+    CONF_SHARE_CONNECTION,
+    CONF_STREAM_FORMATS,
+    DEFAULT_SHARE_CONNECTION,
+    DOMAIN,
+    EVENT_MOTION,
+    motion_signal,
+    recording_signal,
+    status_signal,
+)
 from .engine import (
     Archive,
     Channel,
@@ -38,7 +47,9 @@ from .engine import (
     RecorderSettings,
     RecorderStatus,
     RecordingIndex,
+    RelayServer,
     StreamStatus,
+    VideoFormat,
 )
 from .repairs import ChannelIssues, RecordingIssues
 from .runtime import (
@@ -53,6 +64,8 @@ from .runtime import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+DATA_RELAY = f"{DOMAIN}_relay"
 
 
 def channel_name(subentry: ConfigSubentry) -> str:
@@ -123,6 +136,31 @@ def _motion_callback(
     return lambda update: _threadsafe(hass, _on_loop, update)
 
 
+def relay_formats(data: Mapping[str, Any]) -> dict[str, VideoFormat]:
+    """What the channel flow found of each stream (the relay's picture before a first connection)."""
+    formats = {}
+    for role, found in (data.get(CONF_STREAM_FORMATS) or {}).items():
+        with contextlib.suppress(TypeError, ValueError):
+            codec, width, height = found
+            formats[role] = VideoFormat(str(codec), int(width), int(height))
+    return formats
+
+
+async def async_get_relay(hass: HomeAssistant) -> RelayServer:
+    """The live relay of this run of Home Assistant, started on first use (in an executor job)."""
+    relay: RelayServer | None = hass.data.get(DATA_RELAY)
+    if relay is None:
+        relay = hass.data[DATA_RELAY] = RelayServer()
+        await hass.async_add_executor_job(relay.start)
+
+        async def _async_stop(_event: Event) -> None:
+            hass.data.pop(DATA_RELAY, None)
+            await hass.async_add_executor_job(relay.stop)
+
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop)
+    return relay
+
+
 def remember_channel(index: RecordingIndex, channel: str, name: str, settings: RecorderSettings) -> None:
     """Store a channel's name and event padding with its footage; blocking (errors are logged)."""
     try:
@@ -141,6 +179,7 @@ def _build_and_start(
     on_motion: Callable[[MotionUpdate], None],
     on_status: Callable[[str, StreamStatus], None],
     stills: Executor,
+    relay: RelayServer | None,
 ) -> tuple[Channel, MotionWorker, Recorder | None]:
     """Create a channel's engine objects and start their threads; blocking."""
     sid = subentry.subentry_id
@@ -160,7 +199,7 @@ def _build_and_start(
     worker = MotionWorker(sid, motion, recorder=recorder, root=root, on_event=on_motion, label=name)
     main, sub = sources_from_data(subentry.data)
     config = ChannelConfig(key=sid[-8:], name=name, main=main, sub=sub)
-    channel = Channel(config, on_status, recorder, worker, stills)
+    channel = Channel(config, on_status, recorder, worker, stills, relay, relay_formats(subentry.data))
     # Recorder first, so the first packets of the stream have somewhere to go.
     if recorder is not None:
         recorder.start()
@@ -195,6 +234,7 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         _motion_callback(hass, entry, sid, name, state, root),
         _status_callback(hass, entry.entry_id, sid, issues),
         data.snapshots,
+        await async_get_relay(hass) if subentry.data.get(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION) else None,
     )
     runtime = ChannelRuntime(
         subentry_id=sid,

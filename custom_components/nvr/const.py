@@ -21,6 +21,14 @@ DEFAULT_TRANSPORT: Final = "tcp"
 PROBE_TIMEOUT: Final = 10.0
 """Seconds the channel flow waits for a stream to open."""
 
+CONF_SHARE_CONNECTION: Final = "share_connection"
+"""Viewers read the channel's streams from the relay (one camera connection per stream)."""
+DEFAULT_SHARE_CONNECTION: Final = True
+CONF_STREAM_FORMATS: Final = "stream_formats"
+"""What the channel flow found of each stream: {role: [codec, width, height]}.
+
+The relay shows "No video signal" in that codec and size before a stream's first connection."""
+
 CHANNEL_OFFLINE_GRACE: Final = 120.0
 """Seconds a feed may be down before a repair issue is raised."""
 

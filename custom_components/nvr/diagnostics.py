@@ -32,6 +32,8 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
                 if status.get("last_error"):
                     status["last_error"] = redact(status["last_error"])
                 status["thread_alive"] = reader.running
+                if (relay := runtime.channel.relay) is not None:
+                    status["relay_viewers"] = relay.clients(runtime.channel.relay_key(role))
                 streams[role] = status
         recorder = runtime.recorder if runtime is not None else None
         recording = None

@@ -40,6 +40,8 @@ from .const import (
     CONF_RETAIN_DAYS,
     CONF_RTSP_TRANSPORT,
     CONF_SEGMENT_SECONDS,
+    CONF_SHARE_CONNECTION,
+    CONF_STREAM_FORMATS,
     CONF_SUB_URL,
     DEFAULT_EVENT_RETAIN_DAYS,
     DEFAULT_MAX_STORAGE_GB,
@@ -54,6 +56,7 @@ from .const import (
     DEFAULT_RECORDING_MODE,
     DEFAULT_RETAIN_DAYS,
     DEFAULT_SEGMENT_SECONDS,
+    DEFAULT_SHARE_CONNECTION,
     DEFAULT_TRANSPORT,
     MOTION_KEYS,
     RECORDER_STOP_TIMEOUT,
@@ -169,14 +172,25 @@ class NvrData:
 type NvrConfigEntry = ConfigEntry[NvrData]
 
 
+LIVE_KEYS = RECORDING_KEYS | MOTION_KEYS | {CONF_NAME, CONF_STREAM_FORMATS}
+"""Channel data that changes without rebuilding the channel."""
+
+
 def channel_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
     """The entry's channel subentries."""
     return [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_CHANNEL]
 
 
 def stream_part(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Channel data whose change needs the channel rebuilt (all but its name, recording and motion settings)."""
-    return {k: v for k, v in data.items() if k not in RECORDING_KEYS and k not in MOTION_KEYS and k != CONF_NAME}
+    """Channel data whose change needs the channel rebuilt.
+
+    All but its name, recording and motion settings, and what the flow found
+    of its streams (the relay's picture before a first connection); settings
+    left unset count as their defaults.
+    """
+    part = {k: v for k, v in data.items() if k not in LIVE_KEYS}
+    part.setdefault(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION)
+    return part
 
 
 def sources_from_data(data: Mapping[str, Any]) -> tuple[StreamSource, StreamSource | None]:

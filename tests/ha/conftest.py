@@ -27,6 +27,11 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/nvr."""
 
 
+@pytest.fixture(autouse=True)
+def relay_sockets(socket_enabled: None) -> None:
+    """Let the live relay listen: it opens its own socket on 127.0.0.1 (test traffic stays on loopback)."""
+
+
 def channel_data(
     name: str, main_url: str, sub_url: str = "", username: str = "", password: str = "", motion: bool = False
 ) -> dict[str, Any]:

@@ -52,13 +52,25 @@ async def test_snapshot_from_memory(hass: HomeAssistant, live_entry) -> None:
 
 
 async def test_stream_source_carries_credentials(hass: HomeAssistant, make_entry, rtsp_basic) -> None:
-    entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="p@ss word"))
+    """Not sharing its connection, a channel gives HA the camera's URL, credentials joined in."""
+    data = channel_data("Till", rtsp_basic.url("/live"), username="admin", password="p@ss word")
+    entry = make_entry({**data, "share_connection": False})
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     source = await async_get_stream_source(hass, "camera.till")
     assert source == rtsp_basic.url("/live").replace("rtsp://", "rtsp://admin:p%40ss%20word@")
     state = hass.states.get("camera.till")
     assert "p@ss" not in str(state.attributes)
+
+
+async def test_shared_stream_source_is_the_relay(hass: HomeAssistant, make_entry, rtsp_basic) -> None:
+    """Sharing (the default), HA gets the relay's loopback URL: no credentials in it."""
+    entry = make_entry(channel_data("Till", rtsp_basic.url("/live"), username="admin", password="p@ss word"))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    source = await async_get_stream_source(hass, "camera.till")
+    assert source.startswith("http://127.0.0.1:")
+    assert "admin" not in source and "p%40ss" not in source
 
 
 async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips) -> None:

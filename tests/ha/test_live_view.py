@@ -59,14 +59,15 @@ def _segment_numbers(playlist: bytes) -> list[int]:
 async def test_live_view_recovers_when_camera_returns(
     hass: HomeAssistant, hass_client, make_entry, clips, rtsp_server_factory
 ) -> None:
-    """While down the camera reads idle (not unavailable, as HA's camera would
-    say while its stream worker fails) and live view resumes once the feed is
-    back, after HA's stream worker's own retry delay (10 s at first)."""
+    """Without the relay (the camera's own URL): while down the camera reads idle
+    (not unavailable, as HA's camera would say while its stream worker fails)
+    and live view resumes once the feed is back, after HA's stream worker's own
+    retry delay (10 s at first). (Through the relay: see test_relay.py.)"""
     from rtsp_peer import live_mount
 
     assert await async_setup_component(hass, "stream", {})
     server = rtsp_server_factory([live_mount("/live", clips / "live.ts")])
-    entry = make_entry(channel_data("Gate", server.url("/live")))
+    entry = make_entry({**channel_data("Gate", server.url("/live")), "share_connection": False})
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     client = await hass_client()

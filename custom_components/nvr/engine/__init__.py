@@ -29,6 +29,8 @@ from .recording.index import Event, RecordingIndex, RemovedChannel, Segment
 from .recording.recorder import Recorder
 from .recording.retention import PruneResult, RetentionPolicy
 from .recording.status import EventKind, RecorderSettings, RecorderStatus, RecordingFault, RecordingMode
+from .relay.placeholder import VideoFormat
+from .relay.server import RelayServer
 from .stream.avopen import SUPPORTED_CODECS
 from .stream.probe import probe
 from .stream.source import (
@@ -72,6 +74,7 @@ __all__ = [
     "RecordingFault",
     "RecordingIndex",
     "RecordingMode",
+    "RelayServer",
     "RemovedChannel",
     "RetentionPolicy",
     "Segment",
@@ -81,6 +84,7 @@ __all__ = [
     "StreamInfo",
     "StreamSource",
     "StreamStatus",
+    "VideoFormat",
     "build_playlist",
     "export_clip",
     "format_polygons",

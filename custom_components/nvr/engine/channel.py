@@ -12,6 +12,9 @@ from functools import partial
 import av.error
 
 from .motion.worker import MotionWorker
+from .relay.placeholder import DEFAULT_FORMAT, VideoFormat
+from .relay.server import RelayServer
+from .relay.stream import RelayStream
 from .stills.fresh import FreshPicture, Picture
 from .stills.placeholder import no_signal_jpeg
 from .stills.snapshot import SnapshotError, encode_jpeg, gop_jpeg
@@ -49,6 +52,8 @@ class Channel:
         recorder: PacketSink | None = None,
         motion: MotionWorker | None = None,
         stills: Executor | None = None,
+        relay: RelayServer | None = None,
+        relay_formats: dict[str, VideoFormat] | None = None,
     ) -> None:
         """Create readers for the channel's streams; call start() to run them.
 
@@ -56,7 +61,9 @@ class Channel:
         worker receives the packets of the sub stream, or of the main stream
         when there is no sub stream. ``stills`` runs the decoding that keeps
         each stream's newest picture while stills are asked for (a private
-        thread when None).
+        thread when None). With a ``relay``, each stream is served to local
+        viewers at :meth:`relay_url` (``relay_formats``: what to assume of a
+        stream before its first connection).
         """
         self.config = config
         self.recorder = recorder
@@ -69,21 +76,28 @@ class Channel:
             self._own_stills = None
         self.readers: dict[str, StreamReader] = {}
         self.pictures: dict[str, FreshPicture] = {}
+        self.relay = relay
+        self.relayed: dict[str, RelayStream] = {}
         streams = {MAIN: config.main, SUB: config.sub}
         for role, source in streams.items():
             if source is None:
                 continue
             callback = partial(on_status, role) if on_status is not None else None
-            self.pictures[role] = FreshPicture.on(stills, f"{config.name} ({role})")
+            label = f"{config.name} ({role})"
+            self.pictures[role] = FreshPicture.on(stills, label)
+            if relay is not None:
+                initial = (relay_formats or {}).get(role, DEFAULT_FORMAT)
+                self.relayed[role] = RelayStream(label, initial, lambda: self.config.name)
             self.readers[role] = StreamReader(
                 source,
                 f"{config.key}-{role}",
                 callback,
-                label=f"{config.name} ({role})",
+                label=label,
                 sink=combine_sinks(
                     recorder if role == MAIN else None,
                     motion if role == self.motion_role else None,
                     self.pictures[role],
+                    self.relayed.get(role),
                 ),
                 audio=recorder is not None and role == MAIN,
             )
@@ -94,8 +108,21 @@ class Channel:
         for role, reader in self.readers.items():
             reader.label = f"{name} ({role})"
 
+    def relay_key(self, role: str) -> str:
+        """The key of a stream in the relay (stable: the channel's key and the role)."""
+        return f"{self.config.key}-{role}"
+
+    def relay_url(self, role: str = MAIN) -> str | None:
+        """The loopback URL local viewers read the stream from (None without a relay)."""
+        if self.relay is None or role not in self.relayed:
+            return None
+        return self.relay.url(self.relay_key(role))
+
     def start(self) -> None:
-        """Start every reader thread."""
+        """Start every reader thread (and serve the streams on the relay)."""
+        if self.relay is not None:
+            for role, stream in self.relayed.items():
+                self.relay.add(self.relay_key(role), stream)
         for reader in self.readers.values():
             reader.start()
 
@@ -115,6 +142,9 @@ class Channel:
             _LOGGER.warning("A reader of %s did not end within %.1f s", self.config.name, timeout)
         if self._own_stills is not None:
             self._own_stills.shutdown(wait=False, cancel_futures=True)
+        if self.relay is not None:
+            for role, stream in self.relayed.items():
+                self.relay.remove(self.relay_key(role), stream)
         return ok
 
     def status(self, role: str = MAIN) -> StreamStatus:

@@ -288,8 +288,8 @@ def test_channel_hands_the_detection_stream_to_the_motion_sink(rtsp_server) -> N
         ),
     ]
     assert channels[0].motion_role == "main" and channels[1].motion_role == "sub"
-    assert channels[1].readers["main"].sink is None
-    assert channels[1].readers["sub"].sink is with_sub
+    assert channels[1].readers["main"].sink is channels[1].pictures["main"]  # the stills only
+    assert with_sub in channels[1].readers["sub"].sink.sinks
     for channel in channels:
         channel.start()
     try:

@@ -32,8 +32,8 @@ def no_signal_jpeg(
     return _render(channel_name, w, h)
 
 
-@lru_cache(maxsize=32)
-def _render(channel_name: str, width: int, height: int) -> bytes:
+def no_signal_image(channel_name: str, width: int, height: int) -> Image.Image:
+    """The "No video signal" picture with the channel's name, as an RGB image."""
     image = Image.new("RGB", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(image)
     title_font = _font(max(10, height // 9))
@@ -41,8 +41,13 @@ def _render(channel_name: str, width: int, height: int) -> bytes:
     _centered(draw, width, height // 2 - height // 14, _MESSAGE, title_font, _TITLE)
     if channel_name:
         _centered(draw, width, height // 2 + height // 10, channel_name, name_font, _SUBTITLE)
+    return image
+
+
+@lru_cache(maxsize=32)
+def _render(channel_name: str, width: int, height: int) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=80)
+    no_signal_image(channel_name, width, height).save(out, format="JPEG", quality=80)
     return out.getvalue()
 
 

@@ -78,6 +78,11 @@ class MediaFormat:
             if self.audio.copy:
                 self._audio = copy_stream(self._holder, audio)
 
+    @property
+    def video_template(self) -> Stream:
+        """A stream with the video's parameters, to copy into another output."""
+        return self._video
+
     def add_video(self, output: OutputContainer) -> Stream:
         """Add a stream-copied video track to ``output``.
 

@@ -1,0 +1,119 @@
+"""The live relay on its own: viewers, the placeholder through an outage, a new format, security."""
+
+from __future__ import annotations
+
+import itertools
+import urllib.error
+import urllib.request
+
+import av
+import numpy as np
+import pytest
+from engine import Channel, ChannelConfig, RelayServer, StreamSource
+from engine.relay.placeholder import VideoFormat, placeholder_video
+from engine.stills.placeholder import no_signal_image
+from rtsp_peer import RtspServer, live_mount, make_clip
+from support import wait_for
+
+
+@pytest.fixture
+def relay(request: pytest.FixtureRequest):
+    """A started relay (sockets allowed where pytest-socket, from HA's harness, blocks them)."""
+    if "socket_enabled" in request.fixturenames or request.config.pluginmanager.has_plugin("socket"):
+        request.getfixturevalue("socket_enabled")
+    server = RelayServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_placeholder_video_decodes_to_the_picture(codec: str) -> None:
+    video = placeholder_video(VideoFormat(codec, 640, 360), "Back door")
+    assert video.format == VideoFormat(codec, 640, 360)
+    assert len(video.pictures) == 2 and video.pictures[0] != video.pictures[1]
+    decoder = av.CodecContext.create(codec, "r")
+    frames = [f for picture in video.pictures for f in decoder.decode(av.Packet(picture))]
+    frames += decoder.decode(None)
+    assert len(frames) == 2
+    expected = np.asarray(no_signal_image("Back door", 640, 360).convert("L"))
+    assert all(_psnr(f.to_ndarray(format="gray"), expected) >= 30 for f in frames)
+
+
+def test_viewers_get_live_then_the_placeholder_then_live_again(relay, clips, rtsp_server_factory) -> None:
+    """One timeline through an outage: live, "No video signal", live; never backwards, never a jump."""
+    server = rtsp_server_factory([live_mount("/live", clips / "live.ts")])
+    channel = Channel(ChannelConfig("relay1", "Porch", StreamSource(server.url("/live"))), relay=relay)
+    channel.start()
+    picture = np.asarray(no_signal_image("Porch", 640, 360).convert("L"))
+    kinds: list[str] = []
+    times: list[float] = []
+    try:
+        wait_for(lambda: channel.status().connected, 15)
+        with av.open(channel.relay_url(), timeout=(10, 10)) as container:
+            frames = container.decode(video=0)
+            for frame in itertools.islice(frames, 20):
+                times.append(float(frame.pts * frame.time_base))
+            server.stop()
+            for frame in frames:
+                times.append(float(frame.pts * frame.time_base))
+                placeholder = _psnr(frame.to_ndarray(format="gray"), picture) >= 30
+                kinds.append("placeholder" if placeholder else "live")
+                if kinds.count("placeholder") == 6 and not server.running:
+                    server.start()
+                if not placeholder and kinds.count("placeholder") >= 6:
+                    break
+        assert "placeholder" in kinds and kinds[-1] == "live"
+        assert all(b > a for a, b in itertools.pairwise(times)), "time went backwards"
+        assert max(b - a for a, b in itertools.pairwise(times)) <= 0.55, "a jump in the timeline"
+    finally:
+        channel.stop(5.0)
+
+
+def test_a_new_size_disconnects_the_viewers(relay, tmp_path) -> None:
+    """A camera back with another resolution: viewers are cut, so players reopen on the new stream."""
+    small = make_clip(tmp_path / "small.ts", 320, 180, fps=15, gop=15, seconds=4)
+    large = make_clip(tmp_path / "large.ts", 640, 360, fps=15, gop=15, seconds=4)
+    server = RtspServer([live_mount("/cam", small)]).start()
+    channel = Channel(ChannelConfig("relay2", "Gate", StreamSource(server.url("/cam"))), relay=relay)
+    channel.start()
+    try:
+        wait_for(lambda: channel.status().connected, 15)
+        with av.open(channel.relay_url(), timeout=(10, 10)) as container:
+            assert container.streams.video[0].codec_context.width == 320
+            server.stop()
+            server.mounts = [live_mount("/cam", large)]
+            server.start()
+            with pytest.raises((av.error.EOFError, StopIteration, av.error.FFmpegError)):
+                for _frame in container.decode(video=0):
+                    pass
+                raise StopIteration
+        wait_for(lambda: channel.status().info.width == 640, 15)
+        with av.open(channel.relay_url(), timeout=(10, 10)) as container:
+            assert container.streams.video[0].codec_context.width == 640
+    finally:
+        channel.stop(5.0)
+        server.stop()
+
+
+def test_only_its_own_urls_are_served(relay, rtsp_server) -> None:
+    channel = Channel(ChannelConfig("relay3", "Hall", StreamSource(rtsp_server.url("/live"))), relay=relay)
+    channel.start()
+    try:
+        url = channel.relay_url()
+        assert url.startswith("http://127.0.0.1:")
+        base, token = url.rsplit("/", 1)
+        for path in ("", "x.ts", token[:-3], token.replace(".ts", "x.ts"), f"{token}?a=1"):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(f"{base}/{path}", timeout=5)  # noqa: S310
+            assert info.value.code == 404
+        assert relay.url(channel.relay_key("main")) == url, "the URL is stable"
+    finally:
+        channel.stop(5.0)
+    with pytest.raises(urllib.error.HTTPError):  # a stopped channel's URL is gone
+        urllib.request.urlopen(url, timeout=5)  # noqa: S310
