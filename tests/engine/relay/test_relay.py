@@ -17,10 +17,8 @@ from support import wait_for
 
 
 @pytest.fixture
-def relay(request: pytest.FixtureRequest):
-    """A started relay (sockets allowed where pytest-socket, from HA's harness, blocks them)."""
-    if "socket_enabled" in request.fixturenames or request.config.pluginmanager.has_plugin("socket"):
-        request.getfixturevalue("socket_enabled")
+def relay(loopback_sockets: None):
+    """A started relay."""
     server = RelayServer()
     server.start()
     yield server

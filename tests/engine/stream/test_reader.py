@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -88,6 +89,26 @@ def test_stop_interrupts_an_open_that_would_block(silent_server, transport: str)
     assert reader.stop(OPEN_TIMEOUT / 2), "the open was not interrupted"
     assert not reader.running
     assert reader.status.failure is None, "a deliberate stop is not a camera failure"
+
+
+def test_stop_leaves_other_connections_to_the_camera_host(silent_server, loopback_sockets) -> None:
+    """Sockets opened meanwhile to the camera's host on another port (HA's own, a web UI) are not cut."""
+    reader = StreamReader(StreamSource(silent_server.url("/live")), "t9")
+    reader.start()
+    wait_for(lambda: reader._watch is not None and reader._watch._candidates(), 5)  # inside av.open, connected
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server_side, _ = listener.accept()
+    try:
+        assert reader.stop(OPEN_TIMEOUT / 2), "the open was not interrupted"
+        client.sendall(b"ping")
+        assert server_side.recv(4) == b"ping", "a connection that is not the reader's was shut down"
+        server_side.sendall(b"pong")
+        assert client.recv(4) == b"pong"
+    finally:
+        reader.stop(2.0)
+        for sock in (client, server_side, listener):
+            sock.close()
 
 
 def test_stop_interrupts_a_read_of_a_stalled_feed(rtsp_server_factory, clips) -> None:

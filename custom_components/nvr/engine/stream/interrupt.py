@@ -13,7 +13,7 @@ and returns at once, within its 100 ms polling slice; PyAV raises, and the
 reader, seeing its stop flag, ends.
 
 Which sockets are a reader's: the TCP (and UDP) sockets whose peer is the
-camera's address and that were created after the reader began to open
+camera's address and port and that were created after the reader began to open
 (compared by socket inode from ``/proc/self/fd``). Once the stream is open,
 the reader claims them, so that another reader of the same address (a
 recorder's sixteen channels share one) never loses its connection to this
@@ -41,7 +41,7 @@ _LOGGER = logging.getLogger(__name__)
 
 _PROC_FD = "/proc/self/fd"
 _PROC_NET = ("/proc/self/net/tcp", "/proc/self/net/tcp6", "/proc/self/net/udp", "/proc/self/net/udp6")
-DEFAULT_RTSP_PORT = 554
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtspt": 554, "http": 80, "https": 443}
 
 _claims: dict[int, object] = {}
 """Socket inode -> the watch that owns it (process-wide)."""
@@ -100,7 +100,7 @@ def socket_peers() -> dict[int, tuple[str, int]]:
 def _endpoint(url: str) -> tuple[set[str], int]:
     """The addresses a URL's host resolves to, and its port (blocking: DNS)."""
     parts = urlsplit(url)
-    port = parts.port or DEFAULT_RTSP_PORT
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), DEFAULT_PORTS["rtsp"])
     addresses: set[str] = set()
     if parts.hostname:
         with contextlib.suppress(OSError, UnicodeError):
@@ -136,7 +136,11 @@ class SocketWatch:
         self._before = set(socket_inodes())
 
     def _candidates(self) -> dict[int, int]:
-        """Inode -> fd of sockets created since the watch began whose peer is the stream's host."""
+        """Inode -> fd of sockets created since the watch began whose peer is the stream's host and port.
+
+        The port matters: other connections to the same host (HA's own, or
+        a connection to the camera's web page) are not the reader's.
+        """
         current = {i: fd for i, fd in socket_inodes().items() if i not in self._before}
         if not current:
             return {}
@@ -147,7 +151,7 @@ class SocketWatch:
             if peer is None:
                 continue
             address, port = peer
-            if address in self._addresses or (not self._addresses and port == self._port):
+            if port == self._port and (address in self._addresses or not self._addresses):
                 found[inode] = fd
         return found
 
