@@ -1,16 +1,25 @@
 """Configure the Home Assistant of scripts/develop over its HTTP and WebSocket APIs.
 
+``config CONFIG_DIR [PORT]``
+    Write CONFIG_DIR/configuration.yaml (HTTP on 127.0.0.1:PORT, 8123 by
+    default) and mark onboarding's location step done, unless they exist.
+
 ``requirements CONFIG_DIR``
     Print the pip requirements of the integrations that configuration.yaml
     (plus HA's always-loaded defaults) sets up and that are not installed, one
     per line, so scripts/develop can install them before HA would at start.
+    Without a configuration.yaml, the one ``config`` would write is used.
 
 ``setup DEMO_CHANNELS_JSON``
     With HA running on 127.0.0.1:8123: onboard it (user dev / password dev)
     the first time, keep a long-lived token in .develop/ha-token, create the
     NVR and its channels through the real config and subentry flows (only if
     there is no NVR yet, or it has no channel), save the Lovelace dashboard
-    (only if there is none) and wait until the cameras are up.
+    built from the NVR wall card (only if there is none, or it is the grid an
+    earlier version saved) and wait until the cameras are up.
+
+The browser tests (tests/browser) use the same functions against a hass of
+their own (``Api(base=..., token_file=None)``, ``write_config(dir, port)``).
 
 Runs with the project's .venv (aiohttp, PyYAML and homeassistant come with it).
 """
@@ -31,10 +40,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "http://127.0.0.1:8123"
-CLIENT_ID = f"{BASE}/"
 USER = {"name": "Developer", "username": "dev", "password": "dev", "language": "en"}
 TOKEN_FILE = ROOT / ".develop" / "ha-token"
 NVR_NAME = "Demo NVR"
+DASHBOARD_TITLE = "NVR"
 # A channel flow is retried this long while its camera is off (the flaky one).
 CHANNEL_RETRY_SECONDS = 60
 
@@ -52,13 +61,62 @@ class SetupError(Exception):
 # --------------------------------------------------------------------------
 
 
+CONFIGURATION_YAML = """\
+# Written by scripts/develop when missing; edit it freely, or delete config/
+# to start over. Minimal on purpose (no default_config): just what the nvr
+# integration and its dashboard need. HA also sets up its built-in defaults.
+homeassistant:
+  name: NVR dev
+  # Keeps media (the NVR's default storage folder) inside config/; in a
+  # container HA would otherwise pick /media.
+  media_dirs:
+    local: {media}
+
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+
+frontend:
+config:
+lovelace:
+logger:
+  default: warning
+  logs:
+    custom_components.nvr: debug
+stream:
+camera:
+media_source:
+history:
+"""
+ONBOARDING = {"version": 4, "minor_version": 1, "key": "onboarding", "data": {"done": ["core_config"]}}
+"""Onboarding is finished over HA's API by ``setup``, except its location step
+(core_config), marked done here: finishing it would set up Google Translate,
+Radio Browser, Shopping list and Met.no, which pip-install packages at run
+time and try to reach the internet."""
+
+
+def write_config(config_dir: Path, port: int = 8123) -> None:
+    """configuration.yaml and the onboarding state, where missing."""
+    (config_dir / "media").mkdir(parents=True, exist_ok=True)
+    yaml_path = config_dir / "configuration.yaml"
+    if not yaml_path.exists():
+        log(f"Writing {yaml_path}")
+        yaml_path.write_text(CONFIGURATION_YAML.format(media=config_dir / "media", port=port), encoding="utf-8")
+    onboarding = config_dir / ".storage" / "onboarding"
+    if not onboarding.exists():
+        onboarding.parent.mkdir(parents=True, exist_ok=True)
+        onboarding.write_text(json.dumps(ONBOARDING), encoding="utf-8")
+
+
 def missing_requirements(config_dir: Path) -> list[str]:
     from homeassistant import bootstrap
     from homeassistant.auth.mfa_modules import totp
     from homeassistant.util.package import is_installed
 
     components = Path(bootstrap.__file__).parent / "components"
-    config = yaml.safe_load((config_dir / "configuration.yaml").read_text(encoding="utf-8")) or {}
+    yaml_path = config_dir / "configuration.yaml"
+    text = yaml_path.read_text(encoding="utf-8") if yaml_path.exists() else CONFIGURATION_YAML
+    config = yaml.safe_load(text) or {}
     todo = {key.split(" ")[0] for key in config if key != "homeassistant"} | set(bootstrap.DEFAULT_INTEGRATIONS)
     seen: set[str] = set()
     requirements: list[str] = list(totp.REQUIREMENTS)  # HA's default MFA module, loaded at start
@@ -82,8 +140,12 @@ def missing_requirements(config_dir: Path) -> list[str]:
 class Api:
     """REST and WebSocket calls with a bearer token."""
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base: str = BASE, token_file: Path | None = TOKEN_FILE) -> None:
         self.session = session
+        self.base = base
+        self.client_id = f"{base}/"
+        self.token_file = token_file
+        """Where the long-lived token is kept between runs (None: not kept)."""
         self.token = ""
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._id = 0
@@ -92,7 +154,7 @@ class Api:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def request(self, method: str, path: str, payload: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
-        async with self.session.request(method, BASE + path, json=payload, headers=self._headers()) as resp:
+        async with self.session.request(method, self.base + path, json=payload, headers=self._headers()) as resp:
             text = await resp.text()
             if resp.status not in ok:
                 raise SetupError(f"{method} {path} answered {resp.status}: {text[:500]}")
@@ -105,8 +167,8 @@ class Api:
         return await self.request("POST", path, payload if payload is not None else {})
 
     async def token_from_code(self, code: str) -> str:
-        data = {"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID}
-        async with self.session.post(f"{BASE}/auth/token", data=data) as resp:
+        data = {"grant_type": "authorization_code", "code": code, "client_id": self.client_id}
+        async with self.session.post(f"{self.base}/auth/token", data=data) as resp:
             body = await resp.json()
             if resp.status != 200:
                 raise SetupError(f"/auth/token answered {resp.status}: {body}")
@@ -115,7 +177,7 @@ class Api:
     async def ws(self, msg_type: str, **payload: Any) -> Any:
         """Send one WebSocket command and return its result."""
         if self._ws is None or self._ws.closed:
-            self._ws = await self.session.ws_connect(f"{BASE.replace('http', 'ws')}/api/websocket")
+            self._ws = await self.session.ws_connect(f"{self.base.replace('http', 'ws', 1)}/api/websocket")
             await self._ws.receive_json()  # auth_required
             await self._ws.send_json({"type": "auth", "access_token": self.token})
             answer = await self._ws.receive_json()
@@ -153,7 +215,7 @@ async def wait_http(api: Api, seconds: float) -> None:
             if not hass_alive():
                 raise SetupError("Home Assistant exited while starting (see .develop/hass.console.log)") from None
             if time.monotonic() > deadline:
-                raise SetupError(f"Home Assistant did not answer on {BASE} within {seconds:.0f} s") from None
+                raise SetupError(f"Home Assistant did not answer on {api.base} within {seconds:.0f} s") from None
             await asyncio.sleep(0.5)
 
 
@@ -188,8 +250,8 @@ async def onboarding_steps(api: Api) -> dict[str, bool]:
 async def onboard_or_login(api: Api) -> None:
     """Get an access token: onboarding, the cached long-lived one, or login."""
     steps = await onboarding_steps(api)
-    if TOKEN_FILE.exists() and steps.get("user", True):
-        api.token = TOKEN_FILE.read_text(encoding="utf-8").strip()
+    if api.token_file is not None and api.token_file.exists() and steps.get("user", True):
+        api.token = api.token_file.read_text(encoding="utf-8").strip()
         try:
             await api.get("/api/")
         except SetupError:
@@ -200,16 +262,17 @@ async def onboard_or_login(api: Api) -> None:
             return
     if not steps.get("user", True):
         log("Onboarding: creating user dev (password dev)")
-        answer = await api.post("/api/onboarding/users", {"client_id": CLIENT_ID, **USER})
+        answer = await api.post("/api/onboarding/users", {"client_id": api.client_id, **USER})
         api.token = await api.token_from_code(answer["auth_code"])
     else:
         api.token = await login(api)
     await finish_onboarding(api)
     name = f"scripts/develop {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     token = await api.ws("auth/long_lived_access_token", client_name=name, lifespan=3650)
-    TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
-    TOKEN_FILE.write_text(token + "\n", encoding="utf-8")
-    TOKEN_FILE.chmod(0o600)
+    if api.token_file is not None:
+        api.token_file.parent.mkdir(parents=True, exist_ok=True)
+        api.token_file.write_text(token + "\n", encoding="utf-8")
+        api.token_file.chmod(0o600)
     api.token = token
     if api._ws is not None:  # reconnect with the long-lived token
         await api.close()
@@ -218,11 +281,12 @@ async def onboard_or_login(api: Api) -> None:
 async def login(api: Api) -> str:
     """Log in as dev/dev through the login flow the UI uses."""
     flow = await api.post(
-        "/auth/login_flow", {"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID}
+        "/auth/login_flow",
+        {"client_id": api.client_id, "handler": ["homeassistant", None], "redirect_uri": api.client_id},
     )
     answer = await api.post(
         f"/auth/login_flow/{flow['flow_id']}",
-        {"client_id": CLIENT_ID, "username": USER["username"], "password": USER["password"]},
+        {"client_id": api.client_id, "username": USER["username"], "password": USER["password"]},
     )
     if answer.get("type") != "create_entry":
         raise SetupError(
@@ -239,8 +303,8 @@ async def finish_onboarding(api: Api) -> None:
     if not steps.get("analytics", True):
         await api.post("/api/onboarding/analytics")
     if not steps.get("integration", True):
-        redirect = f"{BASE}/?auth_callback=1"
-        await api.post("/api/onboarding/integration", {"client_id": CLIENT_ID, "redirect_uri": redirect})
+        redirect = f"{api.base}/?auth_callback=1"
+        await api.post("/api/onboarding/integration", {"client_id": api.client_id, "redirect_uri": redirect})
     if not all(steps.values()):
         log("Onboarding finished")
     if (await api.get("/api/config")).get("country") is None:
@@ -316,73 +380,78 @@ async def channel_entities(api: Api, entry_id: str) -> list[dict[str, Any]]:
     for sub in subentries:
         if sub["subentry_type"] != "channel":
             continue
-        mine = [e for e in registry if e.get("config_subentry_id") == sub["subentry_id"]]
-        by_suffix = {e["unique_id"].rsplit("_", 1)[-1]: e["entity_id"] for e in mine if e["platform"] == "nvr"}
+        prefix = f"{sub['subentry_id']}_"
+        mine = {
+            (e["entity_id"].split(".")[0], e["unique_id"].removeprefix(prefix)): e["entity_id"]
+            for e in registry
+            if e.get("config_subentry_id") == sub["subentry_id"] and e["platform"] == "nvr"
+        }
         out.append(
             {
                 "title": sub["title"],
-                "camera": by_suffix.get("main"),
-                "sub_camera": by_suffix.get("sub"),
-                "signal": by_suffix.get("signal"),
+                "subentry_id": sub["subentry_id"],
+                "camera": mine.get(("camera", "main")),
+                "sub_camera": mine.get(("camera", "sub")),
+                "signal": mine.get(("binary_sensor", "video_signal")),
+                "motion": mine.get(("binary_sensor", "motion")),
+                "recording": mine.get(("binary_sensor", "recording")),
             }
         )
     return out
 
 
-def dashboard(channels: list[dict[str, Any]]) -> dict[str, Any]:
-    """Two views: a grid of live tiles (HLS) and a grid of still images.
-
-    Live tiles keep their last frame when a feed drops; the still images
-    (refreshed every 10 s) show the integration's "No video signal" picture.
-    """
-
-    def grid(camera_view: str) -> dict[str, Any]:
-        cards = [
-            {
-                "type": "picture-entity",
-                "entity": ch["camera"],
-                "name": ch["title"],
-                "camera_view": camera_view,
-                "aspect_ratio": "16:9",
-            }
-            for ch in channels
-            if ch["camera"]
-        ]
-        return {"type": "grid", "columns": 2, "square": False, "cards": cards}
-
+def dashboard(entry_id: str, channels: list[dict[str, Any]]) -> dict[str, Any]:
+    """The NVR wall (live), the same wall as stills, and the channels' video signal over time."""
     signals = [ch["signal"] for ch in channels if ch["signal"]]
-    history = {"type": "history-graph", "title": "Video signal", "hours_to_show": 0.25, "entities": signals}
+    wall = {"type": "custom:nvr-wall-card", "entry_id": entry_id, "layout": "auto", "stream": "auto"}
     return {
-        "title": "NVR",
+        "title": DASHBOARD_TITLE,
         "views": [
             {
-                "title": "Live",
-                "path": "live",
+                "title": "Wall",
+                "path": "wall",
                 "icon": "mdi:cctv",
                 "type": "panel",
-                "cards": [{"type": "vertical-stack", "cards": [grid("live"), history]}],
+                "cards": [{**wall, "mode": "live"}],
             },
             {
-                "title": "Snapshots",
-                "path": "snapshots",
+                "title": "Stills",
+                "path": "stills",
                 "icon": "mdi:image-multiple",
                 "type": "panel",
-                "cards": [grid("auto")],
+                "cards": [{**wall, "mode": "stills"}],
+            },
+            {
+                "title": "Signals",
+                "path": "signals",
+                "icon": "mdi:chart-timeline-variant",
+                "cards": [
+                    {"type": "history-graph", "title": "Video signal", "hours_to_show": 0.25, "entities": signals}
+                ],
             },
         ],
     }
 
 
-async def ensure_dashboard(api: Api, channels: list[dict[str, Any]]) -> None:
+def ours_and_old(config: dict[str, Any]) -> bool:
+    """A dashboard an earlier scripts/develop saved (a grid of picture-entity tiles): replaced by the wall."""
+    paths = [view.get("path") for view in config.get("views", [])]
+    return config.get("title") == DASHBOARD_TITLE and paths == ["live", "snapshots"]
+
+
+async def ensure_dashboard(api: Api, entry_id: str, channels: list[dict[str, Any]]) -> None:
     try:
-        await api.ws("lovelace/config", url_path=None)
+        config = await api.ws("lovelace/config", url_path=None)
     except WsError as err:
         if err.code != "config_not_found":
             raise
-        log("Saving the Lovelace dashboard (Live: grid of live cameras; Snapshots: still images)")
-        await api.ws("lovelace/config/save", url_path=None, config=dashboard(channels))
+        log("Saving the Lovelace dashboard (Wall: the NVR wall card, live; Stills; Signals)")
     else:
-        log("A Lovelace dashboard exists already: keeping it")
+        if not ours_and_old(config):
+            log("A Lovelace dashboard exists already: keeping it")
+            return
+        log("Replacing the dashboard of an earlier scripts/develop with the NVR wall")
+    await api.ws("lovelace/config/save", url_path=None, config=dashboard(entry_id, channels))
 
 
 async def wait_for_cameras(api: Api, channels: list[dict[str, Any]], flaky: set[str], seconds: float) -> None:
@@ -416,7 +485,7 @@ async def setup(demo_channels: list[dict[str, Any]]) -> None:
         api = Api(session)
         try:
             await wait_http(api, seconds=600)
-            log(f"Home Assistant answers on {BASE} ({time.monotonic() - started:.0f} s)")
+            log(f"Home Assistant answers on {api.base} ({time.monotonic() - started:.0f} s)")
             await onboard_or_login(api)
             await wait_running(api, seconds=600)
             entry_id = await ensure_nvr(api)
@@ -428,7 +497,7 @@ async def setup(demo_channels: list[dict[str, Any]]) -> None:
                     break
                 await asyncio.sleep(1)
                 channels = await channel_entities(api, entry_id)
-            await ensure_dashboard(api, channels)
+            await ensure_dashboard(api, entry_id, channels)
             flaky = {ch["name"] for ch in demo_channels if ch.get("flaky")}
             await wait_for_cameras(api, channels, flaky, seconds=60)
         finally:
@@ -437,6 +506,9 @@ async def setup(demo_channels: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "config":
+        write_config(Path(argv[1]), int(argv[2]) if len(argv) > 2 else 8123)
+        return 0
     if len(argv) >= 2 and argv[0] == "requirements":
         print("\n".join(missing_requirements(Path(argv[1]))))
         return 0

@@ -11,6 +11,9 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly
   libturbojpeg0 # HA's camera scales JPEGs with it (else it logs an error)
+  fonts-noto-cjk # "No video signal" pictures in Chinese and Korean (tests/engine/stills/test_caption.py)
+  chromium # the browser tests of the NVR wall card (tests/browser)
+  chromium-driver
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -69,5 +72,19 @@ ensure_venv() {
     "$dir/bin/python" -m pip install -q "${args[@]}"
     rm -f "$dir"/.requirements-*
     touch "$stamp"
+  fi
+}
+
+# HA pip-installs the requirements of what it sets up (the frontend, ...) when
+# they are missing, which makes its first start slow: install them beforehand.
+# $1: HA's config folder (its configuration.yaml, or scripts/develop's default).
+ensure_hass_runtime_requirements() {
+  local reqs
+  reqs=$(.venv/bin/python scripts/develop_setup.py requirements "$1")
+  if [ -n "$reqs" ]; then
+    local missing
+    mapfile -t missing <<<"$reqs"
+    log "Installing what Home Assistant needs at run time: ${missing[*]}"
+    .venv/bin/python -m pip install -q "${missing[@]}"
   fi
 }

@@ -11,10 +11,13 @@ from datetime import datetime, timedelta
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.typing import ConfigType
 
+from .caption import async_follow_language, async_update_caption
 from .channels import async_start_channel, async_stop_channel, channel_name, remember_channel
 from .const import (
     CONF_STORAGE_PATH,
@@ -22,10 +25,12 @@ from .const import (
     MANUFACTURER,
     PRUNE_INTERVAL,
     STATS_INTERVAL,
+    channels_signal,
     motion_signal,
     storage_signal,
 )
 from .entity import async_add_channel_entities
+from .frontend import async_setup_frontend
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
 from .runtime import (
     ChannelRuntime,
@@ -45,6 +50,7 @@ from .runtime import (
 )
 from .storage import check_storage_path
 from .views import async_register_views
+from .websocket import async_register_websocket
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,6 +63,18 @@ PLATFORMS: list[Platform] = [
     Platform.SELECT,
     Platform.SENSOR,
 ]
+
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Serve the wall card and register the WebSocket commands (once per run)."""
+    async_register_websocket(hass)
+    await async_setup_frontend(hass)
+    await async_update_caption(hass)
+    async_follow_language(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
@@ -122,6 +140,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
         await hass.async_add_executor_job(stop_all, data)
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown))
+    async_dispatcher_send(hass, channels_signal())
     return True
 
 
@@ -137,6 +156,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     async_clear_storage_issue(hass, entry.entry_id)
     if not await hass.async_add_executor_job(stop_all, data):
         _LOGGER.debug("Some threads of %s did not end in time", entry.title)
+    async_dispatcher_send(hass, channels_signal())
     return bool(unload_ok)
 
 
@@ -191,6 +211,7 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
         data.archive.set_policy(policy)
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
     wanted = {s.subentry_id: s for s in channel_subentries(entry)}
+    before = {sid: runtime.name for sid, runtime in data.channels.items()}
     for subentry_id in [s for s in data.channels if s not in wanted]:
         _LOGGER.debug("Channel %s of %s deleted", data.channels[subentry_id].name, entry.title)
         await async_stop_channel(hass, entry, subentry_id)
@@ -207,6 +228,8 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
             async_add_channel_entities(entry, await async_start_channel(hass, entry, subentry))
             continue
         _async_apply_live_settings(hass, entry, subentry, runtime)
+    if before != {sid: runtime.name for sid, runtime in data.channels.items()}:
+        async_dispatcher_send(hass, channels_signal())
 
 
 @callback

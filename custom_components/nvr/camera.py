@@ -73,7 +73,7 @@ class NvrCamera(NvrChannelEntity, Camera):
     """One stream of a channel.
 
     The main stream is the device's main feature; the sub stream camera is
-    disabled by default and meant for grids of many channels. Recording
+    what the wall card plays on its 9- and 16-way layouts. Recording
     actions on either camera act on the channel (its main stream is recorded).
     """
 
@@ -90,7 +90,6 @@ class NvrCamera(NvrChannelEntity, Camera):
         self._attr_unique_id = f"{subentry.subentry_id}_{role}"
         if role == SUB:
             self._attr_translation_key = "sub_stream"
-            self._attr_entity_registry_enabled_default = False
         else:
             self._attr_name = None
         self._source = runtime.channel.readers[role].source

@@ -110,6 +110,11 @@ def motion_signal(entry_id: str, subentry_id: str) -> str:
     return f"{DOMAIN}_motion_{entry_id}_{subentry_id}"
 
 
+def channels_signal() -> str:
+    """Dispatcher signal sent when an NVR's channels were added, renamed or deleted, or an NVR (un)loaded."""
+    return f"{DOMAIN}_channels"
+
+
 def storage_signal(entry_id: str) -> str:
     """Dispatcher signal sent when an NVR's storage figures were refreshed."""
     return f"{DOMAIN}_storage_{entry_id}"

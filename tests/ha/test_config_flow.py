@@ -218,10 +218,11 @@ async def test_reconfigure_channel(hass: HomeAssistant, make_entry, rtsp_server)
     assert entry.subentries[subentry.subentry_id].title == "Front door"
     channel = entry.runtime_data.channels[subentry.subentry_id].channel
     assert set(channel.readers) == {"main", "sub"}
-    # The sub-stream camera exists but is disabled by default.
+    # The sub-stream camera is added and enabled (the wall plays it on big layouts).
     registry = er.async_get(hass)
     sub_id = registry.async_get_entity_id("camera", DOMAIN, f"{subentry.subentry_id}_sub")
-    assert registry.async_get(sub_id).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert registry.async_get(sub_id).disabled_by is None
+    assert hass.states.get(sub_id) is not None
 
 
 async def test_removing_channel_removes_entities(hass: HomeAssistant, make_entry, rtsp_server) -> None:

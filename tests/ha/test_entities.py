@@ -10,6 +10,8 @@ from homeassistant.helpers import entity_registry as er
 from support import async_wait_for, jpeg_size
 
 from custom_components.nvr.const import DOMAIN
+from custom_components.nvr.engine import ENGLISH_CAPTION, current_caption, set_caption
+from custom_components.nvr.engine.stills.placeholder import no_signal_jpeg
 
 from .conftest import channel_data
 
@@ -27,7 +29,7 @@ async def test_devices_and_entities(hass: HomeAssistant, live_entry) -> None:
     assert entities.async_get("camera.front_door").unique_id == f"{subentry.subentry_id}_main"
     assert entities.async_get("camera.front_door").config_subentry_id == subentry.subentry_id
     sub = entities.async_get("camera.front_door_sub_stream")
-    assert sub.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert sub.disabled_by is None, "the wall card plays the sub stream on big layouts"
     assert entities.async_get("binary_sensor.front_door_video_signal").device_id == channel.id
 
     await async_wait_for(hass, lambda: hass.states.get("binary_sensor.front_door_video_signal").state == STATE_ON, 10)
@@ -103,3 +105,29 @@ async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips)
         again = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
         assert again != placeholder
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_placeholder_follows_the_language(hass: HomeAssistant, make_entry) -> None:
+    """HA's language (set before or changed after start) is the language of the "No video signal" picture."""
+    hass.config.language = "zh-Hans"
+    entry = make_entry(channel_data("Gate", "rtsp://127.0.0.1:9/none"))
+    try:
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        chinese = current_caption()
+        assert chinese.text == "无视频信号"
+        assert chinese.font_path is not None, "no CJK font: scripts/test installs fonts-noto-cjk as root"
+        picture = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
+        assert picture == no_signal_jpeg("Gate", 320, 180)
+
+        await hass.config.async_update(language="ko")
+        await async_wait_for(hass, lambda: current_caption().text == "비디오 신호 없음", 10)
+        korean = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
+        assert korean != picture
+        assert korean == no_signal_jpeg("Gate", 320, 180)
+
+        await hass.config.async_update(language="en")
+        await async_wait_for(hass, lambda: current_caption() == ENGLISH_CAPTION, 10)
+        assert hass.states.get("binary_sensor.gate_video_signal").state == STATE_OFF
+    finally:
+        set_caption(ENGLISH_CAPTION)

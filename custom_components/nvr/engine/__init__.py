@@ -31,6 +31,8 @@ from .recording.retention import PruneResult, RetentionPolicy
 from .recording.status import EventKind, RecorderSettings, RecorderStatus, RecordingFault, RecordingMode
 from .relay.placeholder import VideoFormat
 from .relay.server import RelayServer
+from .stills.caption import ENGLISH as ENGLISH_CAPTION
+from .stills.caption import Caption, caption_for, current_caption, set_caption
 from .stream.avopen import SUPPORTED_CODECS
 from .stream.probe import probe
 from .stream.source import (
@@ -46,12 +48,14 @@ from .stream.status import FailureReason, StreamError, StreamInfo, StreamStatus
 
 __all__ = [
     "CACHE_FOLDER",
+    "ENGLISH_CAPTION",
     "MAIN",
     "SUB",
     "SUPPORTED_CODECS",
     "TRANSPORTS",
     "Archive",
     "BoxError",
+    "Caption",
     "Channel",
     "ChannelConfig",
     "ClipCache",
@@ -86,11 +90,14 @@ __all__ = [
     "StreamStatus",
     "VideoFormat",
     "build_playlist",
+    "caption_for",
+    "current_caption",
     "export_clip",
     "format_polygons",
     "parse_polygons",
     "probe",
     "redact",
+    "set_caption",
     "split_credentials",
     "stop_channels",
     "stream_key",

@@ -1,6 +1,6 @@
 """The "No video signal" picture as video: a few keyframes in the stream's own codec and size.
 
-Encoded once per stream (codec, size and channel name), then repeated with
+Encoded once per stream (codec, size, channel name and caption), then repeated with
 new timestamps while the camera is down. Two pictures are kept and sent in
 turn: two IDR pictures in a row must differ in their ``idr_pic_id``, which
 the encoder sets.
@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import av
 
+from ..stills.caption import Caption, current_caption
 from ..stills.placeholder import no_signal_image
 
 ENCODERS = {
@@ -47,26 +48,28 @@ class PlaceholderVideo:
 
     format: VideoFormat
     pictures: tuple[bytes, ...]
+    caption: Caption
 
     def stream_template(self) -> av.container.InputContainer:
         """An input over one picture whose video stream can be a muxer's template (close it after)."""
         return av.open(io.BytesIO(self.pictures[0]), "r", format=self.format.codec)
 
 
-_cache: dict[tuple[VideoFormat, str], PlaceholderVideo] = {}
+_cache: dict[tuple[VideoFormat, str, Caption], PlaceholderVideo] = {}
 _cache_lock = threading.Lock()
 
 
 def placeholder_video(video: VideoFormat, name: str) -> PlaceholderVideo:
     """The placeholder of ``video``'s codec and size with the channel's name; blocking (encodes once)."""
-    key = (video, name)
+    caption = current_caption()
+    key = (video, name, caption)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
     encoder, option, params = ENCODERS.get(video.codec, ENCODERS["h264"])
     width, height = max(16, video.width - video.width % 2), max(16, video.height - video.height % 2)
-    frame = av.VideoFrame.from_image(no_signal_image(name, width, height)).reformat(format="yuv420p")
+    frame = av.VideoFrame.from_image(no_signal_image(name, width, height, caption)).reformat(format="yuv420p")
     ctx = av.CodecContext.create(encoder, "w")
     ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
     ctx.time_base = Fraction(1, 90000)
@@ -79,6 +82,7 @@ def placeholder_video(video: VideoFormat, name: str) -> PlaceholderVideo:
     result = PlaceholderVideo(
         VideoFormat(video.codec if video.codec in ENCODERS else "h264", width, height),
         tuple(bytes(p) for p in packets[:2]),
+        caption,
     )
     with _cache_lock:
         if len(_cache) > 64:

@@ -33,6 +33,7 @@ from fractions import Fraction
 
 import av.error
 
+from ..stills.caption import current_caption
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
 from ..stream.timestamps import TimestampFixer
@@ -285,7 +286,8 @@ class RelayStream:
 
     def _ensure_placeholder(self) -> bool:
         video = self._muxer_format or self.format
-        if self._placeholder is None or self._placeholder.format.codec != video.codec:
+        placeholder = self._placeholder
+        if placeholder is None or placeholder.format.codec != video.codec or placeholder.caption != current_caption():
             try:
                 self._placeholder = placeholder_video(video, self._name())
             except (av.error.FFmpegError, ValueError) as err:

@@ -1,0 +1,128 @@
+"""Browser tests: the NVR wall card in headless Chromium against a real Home Assistant.
+
+Session fixtures:
+
+* ``feeds``: live RTSP mounts (gst-rtsp-server): Front door (main and sub),
+  Driveway and Garden (a box crossing every 4 s: motion) on one server,
+  Garage on a server of its own that tests stop and start;
+* ``nvr_hass``: a ``hass`` process with the NVR and those four channels,
+  created through the real flows, and a dashboard of wall cards;
+* ``browser``: headless Chromium logged in as the onboarded user.
+
+Screenshots of every case go to ``.artifacts/browser/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_socket
+from motion_feed import make_motion_clip
+from rtsp_peer import RtspServer, live_mount, make_clip
+
+from .browser import Browser
+from .harness import Hass, free_port
+
+WALL = "/nvr-test/wall"
+STILLS = "/nvr-test/stills"
+GARAGE = "/nvr-test/garage"
+NINE = "/nvr-test/nine"
+
+
+def loopback_only() -> None:
+    """Sockets allowed to this machine only (HA's test plugin blocks them all before each test)."""
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "localhost"])
+    pytest_socket.enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets() -> None:
+    """HA, chromedriver and the RTSP peers are on 127.0.0.1: the tests talk to them, and nothing else."""
+    loopback_only()
+
+
+class Feeds:
+    """The RTSP servers behind the channels."""
+
+    def __init__(self, folder: Path) -> None:
+        steady = [
+            live_mount("/front", make_clip(folder / "front.ts", 640, 360, seconds=6, pattern="testsrc2")),
+            live_mount("/front_sub", make_clip(folder / "front_sub.ts", 320, 180, seconds=6, pattern="testsrc2")),
+            live_mount("/driveway", make_clip(folder / "driveway.ts", 640, 360, seconds=6, pattern="smptebars")),
+            live_mount("/garden", make_motion_clip(folder / "garden.ts", moves=[(0.5, 2.0)])),
+        ]
+        self.steady = RtspServer(steady)
+        self.garage = RtspServer([live_mount("/garage", make_clip(folder / "garage.ts", 640, 360, seconds=6))])
+
+    def channels(self) -> list[dict[str, Any]]:
+        """What the channel flow is given, in the order the wall shows them."""
+        return [
+            {"name": "Front door", "main_url": self.steady.url("/front"), "sub_url": self.steady.url("/front_sub")},
+            {"name": "Driveway", "main_url": self.steady.url("/driveway")},
+            {"name": "Garden", "main_url": self.steady.url("/garden")},
+            {"name": "Garage", "main_url": self.garage.url("/garage")},
+        ]
+
+
+@pytest.fixture(scope="session")
+def feeds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feeds]:
+    feeds = Feeds(tmp_path_factory.mktemp("wall_feeds"))
+    feeds.steady.start()
+    feeds.garage.start()
+    yield feeds
+    feeds.garage.stop()
+    feeds.steady.stop()
+
+
+def dashboard(entry_id: str, channels: list[dict[str, Any]]) -> dict[str, Any]:
+    ids = [c["subentry_id"] for c in channels]
+    wall = {"type": "custom:nvr-wall-card", "entry_id": entry_id, "channels": ids, "layout": 4, "stream": "main"}
+    return {
+        "title": "NVR test",
+        "views": [
+            {"title": "Wall", "path": "wall", "type": "panel", "cards": [{**wall, "mode": "live"}]},
+            {"title": "Stills", "path": "stills", "type": "panel", "cards": [{**wall, "mode": "stills"}]},
+            {
+                "title": "Garage",
+                "path": "garage",
+                "type": "panel",
+                "cards": [{**wall, "channels": ids[3:], "layout": 1, "mode": "live"}],
+            },
+            {
+                "title": "Nine",
+                "path": "nine",
+                "type": "panel",
+                "cards": [{**wall, "layout": 9, "stream": "auto", "mode": "live"}],
+            },
+            {"title": "Empty", "path": "empty", "cards": []},
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def nvr_hass(feeds: Feeds, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hass]:
+    loopback_only()
+    hass = Hass(tmp_path_factory.mktemp("hass_config"), free_port())
+    hass.start()
+    try:
+        asyncio.run(hass.async_setup(feeds.channels()))
+        assert [c["title"] for c in hass.channels] == [c["name"] for c in feeds.channels()], hass.log_tail()
+        hass.ws(
+            "lovelace/dashboards/create", url_path="nvr-test", title="NVR test", mode="storage", show_in_sidebar=True
+        )
+        hass.ws("lovelace/config/save", url_path="nvr-test", config=dashboard(hass.entry_id, hass.channels))
+        yield hass
+    finally:
+        hass.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(nvr_hass: Hass) -> Iterator[Browser]:
+    loopback_only()
+    browser = Browser(nvr_hass.base, nvr_hass.token)
+    yield browser
+    browser.close()

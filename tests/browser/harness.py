@@ -1,0 +1,133 @@
+"""A real Home Assistant, started as scripts/develop starts it, with an NVR whose channels are live RTSP mounts.
+
+HA runs in its own process from a temporary config folder, on a free port of
+127.0.0.1. It is onboarded, and the NVR and its channels are created, through
+the same HTTP and WebSocket calls as scripts/develop (scripts/develop_setup.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import develop_setup  # noqa: E402
+
+START_TIMEOUT = 600
+STOP_TIMEOUT = 60
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Hass:
+    """A running ``hass`` process and what the tests need of it."""
+
+    config: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    token: str = ""
+    entry_id: str = ""
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    """Per channel: title, subentry id and entity ids (develop_setup.channel_entities)."""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.config / "home-assistant.log"
+
+    def start(self) -> None:
+        develop_setup.write_config(self.config, self.port)
+        link = self.config / "custom_components"
+        if not link.exists():
+            link.symlink_to(ROOT / "custom_components", target_is_directory=True)
+        hass = Path(sys.executable).with_name("hass")
+        console = (self.config / "console.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(hass), "--config", str(self.config), "--log-no-color"],
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        os.environ["HASS_PID"] = str(self.process.pid)  # develop_setup.hass_alive() watches it
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def api(self, session: aiohttp.ClientSession) -> develop_setup.Api:
+        api = develop_setup.Api(session, base=self.base, token_file=None)
+        api.token = self.token
+        return api
+
+    async def async_setup(self, channels: list[dict[str, Any]]) -> None:
+        """Onboard (user dev/dev), create the NVR and its channels through their flows."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+            api = develop_setup.Api(session, base=self.base, token_file=None)
+            try:
+                await develop_setup.wait_http(api, seconds=START_TIMEOUT)
+                await develop_setup.onboard_or_login(api)
+                self.token = api.token
+                await develop_setup.wait_running(api, seconds=START_TIMEOUT)
+                self.entry_id = await develop_setup.ensure_nvr(api)
+                for channel in channels:
+                    await develop_setup.add_channel(api, self.entry_id, channel)
+                deadline = time.monotonic() + 60
+                while True:
+                    self.channels = await develop_setup.channel_entities(api, self.entry_id)
+                    ready = len(self.channels) == len(channels) and all(c["camera"] for c in self.channels)
+                    if ready or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.5)
+            finally:
+                await api.close()
+
+    async def async_ws(self, msg_type: str, **payload: Any) -> Any:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+            api = self.api(session)
+            try:
+                return await api.ws(msg_type, **payload)
+            finally:
+                await api.close()
+
+    async def async_states(self) -> dict[str, dict[str, Any]]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            return {s["entity_id"]: s for s in await self.api(session).get("/api/states")}
+
+    def ws(self, msg_type: str, **payload: Any) -> Any:
+        return asyncio.run(self.async_ws(msg_type, **payload))
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return asyncio.run(self.async_states())
+
+    def log_tail(self, lines: int = 60) -> str:
+        for path in (self.log_path, self.config / "console.log"):
+            if path.exists():
+                return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        return "(no log)"

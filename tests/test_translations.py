@@ -1,0 +1,76 @@
+"""Every string in every language: the integration's translations and the wall card's strings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+INTEGRATION = Path(__file__).resolve().parents[1] / "custom_components" / "nvr"
+CARD = INTEGRATION / "frontend" / "nvr-wall-card.js"
+LANGUAGES = ("en", "zh-Hans", "ko")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+NO_SIGNAL = ("entity", "binary_sensor", "video_signal", "state", "off")
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def card_strings() -> dict[str, dict[str, str]]:
+    """The card's STRINGS object, between its STRINGS-BEGIN and STRINGS-END markers (JSON on purpose)."""
+    source = CARD.read_text(encoding="utf-8")
+    block = source.split("// STRINGS-BEGIN", 1)[1].split("// STRINGS-END", 1)[0]
+    body = block.strip().removeprefix("const STRINGS =").strip().removesuffix(";")
+    return json.loads(body)
+
+
+def test_english_translation_is_strings_json() -> None:
+    assert load(INTEGRATION / "translations" / "en.json") == load(INTEGRATION / "strings.json")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_key_is_translated(language: str) -> None:
+    source = flatten(load(INTEGRATION / "strings.json"))
+    translated = flatten(load(INTEGRATION / "translations" / f"{language}.json"))
+    assert sorted(set(source) - set(translated)) == [], f"missing in {language}.json"
+    assert sorted(set(translated) - set(source)) == [], f"not in strings.json but in {language}.json"
+    for key, text in source.items():
+        assert isinstance(translated[key], str) and translated[key].strip(), f"{language}: {key} is empty"
+        assert set(PLACEHOLDER.findall(translated[key])) == set(PLACEHOLDER.findall(text)), (
+            f"{language}: {key} has other placeholders than the English"
+        )
+
+
+def test_card_strings_exist_in_every_language() -> None:
+    strings = card_strings()
+    assert set(strings) == set(LANGUAGES)
+    english = strings["en"]
+    for language in LANGUAGES:
+        assert set(strings[language]) == set(english), f"card strings of {language} differ from English"
+        for key, text in english.items():
+            assert strings[language][key].strip(), f"card: {language}.{key} is empty"
+            assert set(PLACEHOLDER.findall(strings[language][key])) == set(PLACEHOLDER.findall(text))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_card_says_no_video_signal_as_the_integration_does(language: str) -> None:
+    """The card's overlay, the video-signal sensor's state and the placeholder picture use the same words."""
+    translation: Any = load(INTEGRATION / "translations" / f"{language}.json")
+    for key in NO_SIGNAL:
+        translation = translation[key]
+    assert card_strings()[language]["no_signal"] == translation
