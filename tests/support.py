@@ -33,6 +33,21 @@ async def async_wait_for(hass: Any, predicate: Callable[[], object], timeout: fl
     return time.monotonic() - start
 
 
+async def async_get_until(
+    client: Any, url: str, timeout: float, check: Callable[[bytes], bool] = lambda b: True
+) -> bytes:
+    """GET ``url`` with HA's test client until it answers 200 with a body ``check`` accepts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(url)
+        body = await response.read()
+        if response.status == 200 and check(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url}: HTTP {response.status} after {timeout}s")
+        await asyncio.sleep(0.25)
+
+
 def jpeg_size(data: bytes) -> tuple[int, int]:
     """Check that data is a complete JPEG and return its size."""
     assert data[:2] == b"\xff\xd8", "not a JPEG"

@@ -10,21 +10,9 @@ import pytest
 from homeassistant.components.camera import async_request_stream
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from support import async_wait_for
+from support import async_get_until, async_wait_for
 
 from .conftest import channel_data
-
-
-async def _get_until(client, url: str, timeout: float, check=lambda body: True) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await client.get(url)
-        body = await response.read()
-        if response.status == 200 and check(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url}: HTTP {response.status} after {timeout}s")
-        await asyncio.sleep(0.25)
 
 
 # HA's stream keeps a 5-minute idle timer per output after stop(): not ours.
@@ -34,16 +22,16 @@ async def test_hls_live_view(hass: HomeAssistant, hass_client, live_entry) -> No
     client = await hass_client()
     url = await async_request_stream(hass, "camera.front_door", "hls")
     assert url.endswith("master_playlist.m3u8")
-    master = (await _get_until(client, url, 20)).decode()
+    master = (await async_get_until(client, url, 20)).decode()
     assert "playlist.m3u8" in master
     playlist_url = url.replace("master_playlist.m3u8", "playlist.m3u8")
-    playlist = (await _get_until(client, playlist_url, 30, lambda b: b"#EXTINF" in b)).decode()
+    playlist = (await async_get_until(client, playlist_url, 30, lambda b: b"#EXTINF" in b)).decode()
     segments = re.findall(r"^\./(segment/\d+\.m4s)$", playlist, re.MULTILINE)
     assert segments, playlist
     base = url.rsplit("/", 1)[0]
-    init = await _get_until(client, f"{base}/init.mp4", 10)
+    init = await async_get_until(client, f"{base}/init.mp4", 10)
     assert b"ftyp" in init[:32]
-    segment = await _get_until(client, f"{base}/{segments[-1]}", 10)
+    segment = await async_get_until(client, f"{base}/{segments[-1]}", 10)
     assert b"moof" in segment[:64] and len(segment) > 1000
     # Stop the stream worker before the harness looks for lingering threads.
     camera = hass.data["camera"].get_entity("camera.front_door")
@@ -73,8 +61,8 @@ async def test_live_view_recovers_when_camera_returns(
     client = await hass_client()
     url = await async_request_stream(hass, "camera.gate", "hls")
     playlist_url = url.replace("master_playlist.m3u8", "playlist.m3u8")
-    await _get_until(client, url, 20)
-    await _get_until(client, playlist_url, 30, _segment_numbers)
+    await async_get_until(client, url, 20)
+    await async_get_until(client, playlist_url, 30, _segment_numbers)
 
     server.stop()
     await async_wait_for(hass, lambda: hass.states.get("binary_sensor.gate_video_signal").state == "off", 10)
@@ -85,7 +73,7 @@ async def test_live_view_recovers_when_camera_returns(
 
     server.start()
     started = time.monotonic()
-    await _get_until(client, playlist_url, 30, lambda body: any(n > max(before) for n in _segment_numbers(body)))
+    await async_get_until(client, playlist_url, 30, lambda body: any(n > max(before) for n in _segment_numbers(body)))
     # Our reader is back within ~3 s; HA's worker retries after its own 10 s delay.
     assert time.monotonic() - started < 25
     camera = hass.data["camera"].get_entity("camera.gate")

@@ -21,25 +21,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 from rtsp_peer import live_mount
-from support import async_wait_for
+from support import async_get_until, async_wait_for
 
 from custom_components.nvr.engine.stills.placeholder import no_signal_image
 
 from .conftest import channel_data
 
 pytestmark = pytest.mark.parametrize("expected_lingering_timers", [True])  # HA's stream keeps idle timers
-
-
-async def _get(client, url: str, timeout: float, check=lambda body: True) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await client.get(url)
-        body = await response.read()
-        if response.status == 200 and check(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"HTTP {response.status} after {timeout}s")
-        await asyncio.sleep(0.25)
 
 
 def _segments(playlist: bytes) -> list[int]:
@@ -58,14 +46,16 @@ class Hls:
         return _segments(await (await self.client.get(self.playlist)).read())
 
     async def wait_for_segment_after(self, number: int, timeout: float) -> list[int]:
-        body = await _get(self.client, self.playlist, timeout, lambda b: any(n > number for n in _segments(b)))
+        body = await async_get_until(
+            self.client, self.playlist, timeout, lambda b: any(n > number for n in _segments(b))
+        )
         return _segments(body)
 
     async def frames(self, numbers: list[int]) -> list[tuple[float, np.ndarray]]:
         """(pts seconds, luma) of every picture of these segments, decoded with their init section."""
-        data = await _get(self.client, f"{self.base}/init.mp4", 10)
+        data = await async_get_until(self.client, f"{self.base}/init.mp4", 10)
         for number in numbers:
-            data += await _get(self.client, f"{self.base}/segment/{number}.m4s", 10)
+            data += await async_get_until(self.client, f"{self.base}/segment/{number}.m4s", 10)
         frames = []
         with av.open(io.BytesIO(data)) as container:
             for frame in container.decode(video=0):
