@@ -33,7 +33,6 @@ import io
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -137,15 +136,24 @@ def relay_cpu_per_viewer(relay_url: str, seconds: float) -> float:
     return max(0.0, busy - idle) / 3
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU-seconds (user + system) a running process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ffmpeg_copy_cpu(url: str, seconds: float) -> float:
-    """CPU-seconds per second of one ffmpeg stream copy of the camera."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """CPU-seconds per second of one running ffmpeg stream copy of the camera (start-up excluded, as for the relay)."""
     proc = copy_viewer(url)
-    time.sleep(seconds)
-    proc.terminate()
-    proc.wait(5)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime) / seconds
+    try:
+        time.sleep(3)
+        before, wall = _process_cpu(proc.pid), time.monotonic()
+        time.sleep(seconds)
+        used = _process_cpu(proc.pid) - before
+        return used / (time.monotonic() - wall)
+    finally:
+        proc.terminate()
+        proc.wait(5)
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -185,10 +193,13 @@ async def run(args: argparse.Namespace) -> dict:
     print(f"CPU per viewer: relay {ours_cpu * 100:.2f} % of a core, ffmpeg -c copy {base_cpu * 100:.2f} %")
     ratio = p50(ours) / p50(base)
     cpu_ratio = ours_cpu / base_cpu if base_cpu else None
-    print(
-        f"targets: first-picture ratio {ratio:.2f} {'<=' if ratio <= TARGET_RATIO else '> (MISSED)'} {TARGET_RATIO}; "
-        f"CPU ratio {cpu_ratio:.2f} {'<=' if cpu_ratio <= TARGET_CPU_RATIO else '> (MISSED)'} {TARGET_CPU_RATIO}"
+    cpu_target = (
+        "CPU ratio n/a (the baseline used no measurable CPU)"
+        if cpu_ratio is None
+        else f"CPU ratio {cpu_ratio:.2f} {'<=' if cpu_ratio <= TARGET_CPU_RATIO else '> (MISSED)'} {TARGET_CPU_RATIO}"
     )
+    first_target = f"first-picture ratio {ratio:.2f} {'<=' if ratio <= TARGET_RATIO else '> (MISSED)'} {TARGET_RATIO}"
+    print(f"targets: {first_target}; {cpu_target}")
     return {
         "metric": "live_first_picture_s_p50",
         "ours": round(p50(ours), 3),

@@ -8,7 +8,8 @@ Run from the repository root (never part of the test suite)::
 It generates (once, cached under bench/out/) a 1080p H.264 clip, serves it as
 an endless live RTSP mount on 127.0.0.1 (tests/rtsp_peer.py) and measures:
 
-* memory and idle CPU of N open 1080p channels (each has served a snapshot);
+* memory and CPU of N open 1080p channels that have each just served a
+  still (so each keeps its stream decoded for its warm period);
 * OURS: Channel.still() at full size, called from a worker thread as Home
   Assistant's camera entity does. The first still after a quiet spell
   decodes from the held keyframe to the newest packet ("first" calls, spread
@@ -327,18 +328,18 @@ def measure_baseline(url: str, calls: int, timeout: float) -> list[Call]:
 
 
 def print_rss(rss: dict[str, float], count: int) -> None:
-    """Human-readable memory and idle CPU lines."""
+    """Human-readable memory and CPU lines."""
     print(
         f"memory, {count} channels: RSS {rss['before']:.0f} MB before, {rss['readers']:.0f} MB with readers "
         f"(full GOPs), {rss['after']:.0f} MB after one snapshot each, {rss['steady']:.0f} MB after idling"
     )
     print(
         f"memory per channel: {rss['per_channel']:.1f} MB "
-        "(reader and GOP buffer, plus what the allocator kept of the freed per-call decoders,\n"
-        "  which is per decoding thread, not per channel: snapshots here run in one worker thread)"
+        "(reader, GOP buffer and the decoder each channel keeps while warm, plus what the allocator\n"
+        "  kept of the catch-up decodes, which ran in the bench's worker thread)"
     )
     print(
-        f"idle CPU with {count} channels open: {rss['cpu_pct']:.1f}% of one core "
+        f"CPU with {count} channels open and warm (decoding): {rss['cpu_pct']:.1f}% of one core "
         f"({rss['cpu_pct'] / count:.2f}% per channel; {rss['threads']} threads in the process)"
     )
 
