@@ -30,7 +30,7 @@ async def async_setup_frontend(hass: HomeAssistant) -> None:
     base = f"{URL_BASE}/{version}"
     await hass.http.async_register_static_paths([StaticPathConfig(base, str(FOLDER), True)])
     if "frontend" in hass.config.components:
-        add_extra_js_url(hass, f"{base}/{CARD}")
+        add_extra_js_url(hass, card_url(version))
 
 
 def card_url(version: str) -> str:
