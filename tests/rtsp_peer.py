@@ -54,17 +54,25 @@ AUDIO_LAUNCH = (
 )
 
 
+_AUDIO_ENCODERS = {
+    "alaw": (8000, "alawenc ! rtppcmapay name=pay1 pt=8"),
+    "mulaw": (8000, "mulawenc ! rtppcmupay name=pay1 pt=0"),
+    "aac": (16000, "voaacenc bitrate=32000 ! rtpmp4gpay name=pay1 pt=97"),
+}
+
+
 def av_launch(width: int = 320, height: int = 180, law: str = "alaw") -> str:
-    """Endless live H.264 (15 fps, keyframe every 15 frames, no B-frames) with G.711 audio
-    (``alaw``: PCMA or ``mulaw``: PCMU, 8 kHz mono), like a typical camera with a microphone."""
-    pay = "rtppcmapay name=pay1 pt=8" if law == "alaw" else "rtppcmupay name=pay1 pt=0"
+    """Endless live H.264 (15 fps, keyframe every 15 frames, no B-frames) with a 440 Hz tone, like a
+    typical camera with a microphone: ``alaw`` (PCMA) or ``mulaw`` (PCMU), 8 kHz mono, or ``aac``
+    (AAC-LC 16 kHz mono)."""
+    rate, encode = _AUDIO_ENCODERS[law]
     return (
         "videotestsrc is-live=true pattern=ball "
         f"! video/x-raw,format=I420,width={width},height={height},framerate=15/1 "
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bframes=0 "
         "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
         "audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
-        f"! audio/x-raw,rate=8000,channels=1 ! {law}enc ! {pay}"
+        f"! audio/x-raw,rate={rate},channels=1 ! {encode}"
     )
 
 
@@ -79,7 +87,8 @@ MJPEG_LAUNCH = (
 
 _GST_ELEMENTS = (
     "udpsrc rtpjitterbuffer rtph264depay h264parse rtph264pay rtph265depay h265parse rtph265pay "
-    "filesrc qtdemux matroskademux tsdemux audiotestsrc alawenc rtppcmapay "
+    "filesrc qtdemux matroskademux tsdemux audiotestsrc alawenc rtppcmapay mulawenc rtppcmupay "
+    "voaacenc rtpmp4gpay "
     "videotestsrc jpegenc rtpjpegpay x264enc"
 )
 _TOOLS_PROBE = f"""

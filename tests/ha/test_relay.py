@@ -20,7 +20,7 @@ from homeassistant.components.camera import async_request_stream
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
-from rtsp_peer import live_mount
+from rtsp_peer import av_launch, launch_mount, live_mount
 from support import async_get_until, async_wait_for
 
 from custom_components.nvr.engine.stills.placeholder import no_signal_image
@@ -61,6 +61,17 @@ class Hls:
             for frame in container.decode(video=0):
                 frames.append((float(frame.pts * frame.time_base), frame.to_ndarray(format="gray")))
         return frames
+
+    async def packet_counts(self, number: int) -> dict[str, int]:
+        """Packets per track ("video", "audio") of one segment."""
+        data = await async_get_until(self.client, f"{self.base}/init.mp4", 10)
+        data += await async_get_until(self.client, f"{self.base}/segment/{number}.m4s", 10)
+        counts = {"video": 0, "audio": 0}
+        with av.open(io.BytesIO(data)) as container:
+            for packet in container.demux():
+                if packet.size:
+                    counts[packet.stream.type] += 1
+        return counts
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -117,6 +128,30 @@ async def test_outage_shows_no_video_signal_inside_live_view(
     last = (await hls.frames(after[-1:]))[-1][1]
     assert _psnr(last, picture) < 20, "live pictures did not come back"
     await _stop_streams(hass, "camera.gate")
+
+
+async def test_live_view_keeps_its_sound_track_through_an_outage(
+    hass: HomeAssistant, hass_client, make_entry, rtsp_server_factory
+) -> None:
+    """A camera with G.711: HA's HLS has AAC audio in every part, live, while down (silence) and after."""
+    server = rtsp_server_factory([launch_mount("/av", av_launch(law="mulaw"))])
+    entry = await _setup(hass, make_entry, channel_data("Till", server.url("/av")))
+    (runtime,) = entry.runtime_data.channels.values()
+    await async_wait_for(hass, lambda: runtime.channel.status().connected, 15)
+    hls = Hls(await hass_client(), await async_request_stream(hass, "camera.till", "hls"))
+    live = await hls.wait_for_segment_after(-1, 30)
+    server.stop()
+    await async_wait_for(hass, lambda: not runtime.channel.status().connected, 15)
+    outage = await hls.wait_for_segment_after(max(live) + 1, 30)
+    server.start()
+    await async_wait_for(hass, lambda: runtime.channel.status().connected, 15)
+    after = await hls.wait_for_segment_after(max(outage) + 1, 30)
+    for number in sorted(set(live) | set(outage) | set(after)):
+        counts = await hls.packet_counts(number)
+        assert counts["video"] and counts["audio"], f"segment {number}: {counts}"
+    frames = await hls.frames(after)
+    assert all(b > a for a, b in itertools.pairwise(t for t, _ in frames)), "timestamps went backwards"
+    await _stop_streams(hass, "camera.till")
 
 
 async def test_one_camera_session_for_every_viewer(
@@ -207,7 +242,7 @@ async def test_relay_is_loopback_only_and_secret(
 
 @pytest.mark.parametrize("mount", ["/h264", "/h265", "/h264b", "/h265b", "/av"])
 async def test_relay_serves_every_kind_of_stream(hass: HomeAssistant, make_entry, recording_server, mount) -> None:
-    """H.264 and H.265, with and without B-frames, and with G.711 audio: decodable video, time going forward."""
+    """H.264 and H.265, with and without B-frames, and with G.711 audio (made AAC): time going forward."""
     entry = await _setup(hass, make_entry, channel_data("Cam", recording_server.url(mount)))
     (runtime,) = entry.runtime_data.channels.values()
     await async_wait_for(hass, lambda: runtime.channel.status().connected, 15)
@@ -217,7 +252,8 @@ async def test_relay_serves_every_kind_of_stream(hass: HomeAssistant, make_entry
         frames = []
         with av.open(runtime.channel.relay_url(), timeout=(10, 10)) as container:
             stream = container.streams.video[0]
-            assert not container.streams.audio, "audio is not relayed"
+            audio = [a.codec_context.name for a in container.streams.audio]
+            assert audio == (["aac"] if mount == "/av" else [])
             for frame in container.decode(stream):
                 frames.append((stream.codec_context.name, float(frame.pts * frame.time_base)))
                 if len(frames) >= 20:

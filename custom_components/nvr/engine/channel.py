@@ -99,7 +99,7 @@ class Channel:
                     self.pictures[role],
                     self.relayed.get(role),
                 ),
-                audio=recorder is not None and role == MAIN,
+                audio=(recorder is not None and role == MAIN) or relay is not None,
             )
 
     def rename(self, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import urllib.error
 import urllib.request
 
@@ -12,7 +13,7 @@ import pytest
 from engine import Channel, ChannelConfig, RelayServer, StreamSource
 from engine.relay.placeholder import VideoFormat, placeholder_video
 from engine.stills.placeholder import no_signal_image
-from rtsp_peer import RtspServer, live_mount, make_clip
+from rtsp_peer import RtspServer, av_launch, launch_mount, live_mount, make_clip
 from support import wait_for
 
 
@@ -71,6 +72,96 @@ def test_viewers_get_live_then_the_placeholder_then_live_again(relay, clips, rts
         assert max(b - a for a, b in itertools.pairwise(times)) <= 0.55, "a jump in the timeline"
     finally:
         channel.stop(5.0)
+
+
+def _relay_packets(url: str, seconds: float, done=None) -> tuple[dict[str, list[float]], list]:
+    """Packet times (s) per track, and the decoded audio frames, over ``seconds`` of a relay's media time
+    or until ``done(media seconds)`` says so."""
+    times: dict[str, list[float]] = {"video": [], "audio": []}
+    frames: list = []
+    with av.open(url, timeout=(10, 10)) as container:
+        assert container.streams.audio, "the relay has no audio track"
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac"
+        start = None
+        for packet in container.demux(container.streams.video[0], audio):
+            if packet.pts is None:
+                continue
+            at = float(packet.pts * packet.time_base)
+            start = at if start is None else start
+            times[packet.stream.type].append(at)
+            if packet.stream.type == "audio":
+                frames.extend(packet.decode())
+            if at - start >= seconds or (done is not None and done(at - start)):
+                break
+    return times, frames
+
+
+def _rms(frames: list) -> float:
+    samples = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+@pytest.mark.parametrize(("law", "rate"), [("alaw", 8000), ("aac", 16000)])
+def test_audio_is_relayed_as_aac(relay, rtsp_server_factory, law: str, rate: int) -> None:
+    """A camera's AAC is copied, its G.711 transcoded: viewers hear the tone, in step with the pictures."""
+    server = rtsp_server_factory([launch_mount("/av", av_launch(law=law))])
+    channel = Channel(ChannelConfig(f"relay-{law}", "Till", StreamSource(server.url("/av"))), relay=relay)
+    channel.start()
+    try:
+        wait_for(lambda: channel.status().connected, 15)
+        times, frames = _relay_packets(channel.relay_url(), 4.0)
+    finally:
+        channel.stop(5.0)
+    assert frames and frames[0].sample_rate == rate
+    assert _rms(frames[len(frames) // 2 :]) > 0.05, "the tone is missing"
+    for track in ("video", "audio"):
+        assert all(b > a for a, b in itertools.pairwise(times[track])), f"{track} time went backwards"
+        assert max(b - a for a, b in itertools.pairwise(times[track])) <= 0.3, f"a hole in the {track}"
+    assert abs(times["audio"][-1] - times["video"][-1]) <= 1.0
+
+
+def test_audio_goes_on_through_an_outage(relay, rtsp_server_factory) -> None:
+    """While the camera is down the audio goes on, silent, in step with the "No video signal" pictures;
+    then the camera's sound comes back."""
+    server = rtsp_server_factory([launch_mount("/av", av_launch())])
+    channel = Channel(ChannelConfig("relay-outage", "Till", StreamSource(server.url("/av"))), relay=relay)
+    channel.start()
+    steps: list[str] = []
+
+    def outage(_at: float) -> bool:
+        """Camera down after a while, back once the relay saw it go; done when it is live again."""
+        connected = channel.status().connected
+        if not steps and time.monotonic() - opened >= 2.0:
+            server.stop()
+            steps.append("stopped")
+        elif steps == ["stopped"] and not connected:
+            steps.append("lost")
+            lost_at.append(time.monotonic())
+        elif steps == ["stopped", "lost"] and time.monotonic() - lost_at[0] >= 2.0:
+            server.start()
+            steps.append("restarted")
+        elif steps == ["stopped", "lost", "restarted"] and connected:
+            back_at.append(time.monotonic())
+            steps.append("back")
+        return bool(back_at) and time.monotonic() - back_at[0] >= 3.0
+
+    lost_at: list[float] = []
+    back_at: list[float] = []
+    try:
+        wait_for(lambda: channel.status().connected, 15)
+        opened = time.monotonic()
+        times, frames = _relay_packets(channel.relay_url(), 60.0, outage)
+    finally:
+        channel.stop(5.0)
+    assert steps == ["stopped", "lost", "restarted", "back"]
+    for track, hole in (("video", 0.55), ("audio", 0.3)):
+        assert all(b > a for a, b in itertools.pairwise(times[track])), f"{track} time went backwards"
+        assert max(b - a for a, b in itertools.pairwise(times[track])) <= hole, f"a hole in the {track}"
+    assert abs(times["audio"][-1] - times["video"][-1]) <= 1.0
+    loudness = [_rms([frame]) for frame in frames]
+    assert min(loudness) < 0.001, "no silence while the camera was down"
+    assert min(loudness[-5:]) > 0.05, "the camera's sound did not come back"
 
 
 def test_a_new_size_disconnects_the_viewers(relay, tmp_path) -> None:

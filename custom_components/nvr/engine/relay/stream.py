@@ -14,11 +14,11 @@
 * **Slow viewers are dropped** once ``MAX_BACKLOG_BYTES`` or
   ``MAX_BACKLOG_SECONDS`` of chunks wait for them; the reader never waits.
 * **No viewer, no cost**: without viewers nothing is muxed.
-* **Video only.** Audio is not relayed: the placeholder has none, and a
-  muxer waits for an audio track that stops (HA's HLS made broken parts of
-  such streams); recordings keep the audio.
+* **Audio** is AAC: the camera's own AAC is copied, G.711 and other audio
+  is transcoded (see :mod:`.audio`). The track never stops: silence follows
+  the placeholder pictures, and fills in where a camera sends no audio.
 
-If the camera comes back with another codec or size, every viewer is
+If the camera comes back with another codec, size or audio, every viewer is
 disconnected, so that players reopen on the new stream.
 """
 
@@ -37,6 +37,7 @@ from ..stills.caption import current_caption
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
 from ..stream.timestamps import TimestampFixer
+from .audio import SILENCE_AFTER_TICKS, AudioTrack
 from .muxer import TsMuxer
 from .placeholder import PlaceholderVideo, VideoFormat, placeholder_video
 
@@ -149,13 +150,17 @@ class RelayStream:
         self._clients: list[RelayClient] = []
         self._muxer: TsMuxer | None = None
         self._muxer_format: VideoFormat | None = None
+        self._muxer_audio: AudioTrack | None = None
         self.format = initial
         """The stream's format: the current connection's, else the last known one."""
+        self.audio: AudioTrack | None = None
+        """The stream's audio: the current connection's, else the last known one."""
         self._media: MediaFormat | None = None
         self._live = False
         self._fixer = TimestampFixer()
         self._offset: int | None = None
         self._scale: Fraction | None = None
+        self._audio_scale = 0.0
         self._last_dts = START_DTS - 1
         self._step = 90000 // 15
         self._history = _RecentGops()
@@ -172,11 +177,17 @@ class RelayStream:
     def stream_started(self, media: MediaFormat, wall_time: float) -> None:
         """A connection delivers pictures: live chunks continue the relay's timeline."""
         video = VideoFormat(media.video_codec, media.width, media.height)
+        audio = AudioTrack.of(media.audio)
         with self._lock:
-            if self._muxer is not None and video != self._muxer_format:
-                _LOGGER.debug("Relay of %s: the stream is now %s; its viewers reconnect", self.label, video.describe())
+            if self._muxer is not None and (video != self._muxer_format or audio != self._muxer_audio):
+                _LOGGER.debug("Relay of %s: the stream is now %s; its viewers reconnect", self.label, media.describe())
                 self._close_all("the stream changed")
             self.format = video
+            self.audio = audio
+            if media.audio is not None:
+                self._audio_scale = float(media.audio.time_base) * 90000
+            if self._muxer is not None and self._muxer.audio is not None:
+                self._muxer.audio.new_connection(media.audio)
             self._media = media
             self._live = True
             self._fixer = TimestampFixer()
@@ -186,17 +197,13 @@ class RelayStream:
             self._scale = None if tb == Fraction(1, 90000) else tb * 90000
 
     def packet(self, packet: EncodedPacket, audio: bool) -> None:
-        """Hold a live video packet; mux it for the viewers (none: nothing more)."""
-        if audio:
-            return
+        """Hold a live packet; mux it for the viewers (none: nothing more)."""
         with self._lock:
             if not self._live:
                 return
-            self._history.add(packet, len(packet.data), packet.keyframe, time.monotonic())
-            if self._muxer is None:
-                return
-            for fixed in self._fixer.feed(packet):
-                self._mux_live(fixed)
+            self._history.add((packet, audio), len(packet.data), packet.keyframe and not audio, time.monotonic())
+            if self._muxer is not None:
+                self._feed(packet, audio)
 
     def stream_ended(self) -> None:
         """The camera is gone: placeholder pictures follow on the same timeline."""
@@ -261,21 +268,26 @@ class RelayStream:
         media = self._media
         try:
             if self._live and media is not None:
-                self._muxer = TsMuxer(media.video_template, self.format.width, self.format.height)
+                self._muxer = TsMuxer(
+                    media.video_template, self.format.width, self.format.height, self.audio, media.audio_template
+                )
                 self._muxer_format = self.format
+                self._muxer_audio = self.audio
+                if self._muxer.audio is not None:
+                    self._muxer.audio.new_connection(media.audio)
                 self._burst.clear()
                 self._fixer = TimestampFixer()
                 self._offset = None
-                for packet in self._history.items():
-                    for fixed in self._fixer.feed(packet):
-                        self._mux_live(fixed)
+                for packet, audio in self._history.items():
+                    self._feed(packet, audio)
                 return
             if not self._ensure_placeholder():
                 return
             with self._placeholder.stream_template() as template:
                 video = self._placeholder.format
-                self._muxer = TsMuxer(template.streams.video[0], video.width, video.height)
+                self._muxer = TsMuxer(template.streams.video[0], video.width, video.height, self.audio)
             self._muxer_format = self.format
+            self._muxer_audio = self.audio
             self._burst.clear()
             for _ in range(int(HISTORY_SECONDS * PLACEHOLDER_FPS)):
                 self._mux_placeholder()
@@ -298,6 +310,18 @@ class RelayStream:
     def _ticks(self, value: int) -> int:
         return value if self._scale is None else round(value * self._scale)
 
+    def _feed(self, packet: EncodedPacket, audio: bool) -> None:
+        if not audio:
+            for fixed in self._fixer.feed(packet):
+                self._mux_live(fixed)
+            return
+        relay_audio = self._muxer.audio if self._muxer is not None else None
+        if relay_audio is None or self._offset is None or packet.pts is None:
+            return  # audio joins the timeline after the connection's first keyframe
+        ticks = round(packet.pts * self._audio_scale) + self._offset
+        for data, at in relay_audio.live(packet, ticks):
+            self._emit_audio(data, at, placeholder=False)
+
     def _mux_live(self, packet: EncodedPacket) -> None:
         if self._offset is None:
             if not packet.keyframe:
@@ -308,6 +332,7 @@ class RelayStream:
         if dts <= self._last_dts:
             return
         self._emit(packet.data, max(pts, dts), dts, packet.keyframe)
+        self._fill_silence(dts - SILENCE_AFTER_TICKS, dts, placeholder=False)
 
     def _mux_placeholder(self) -> None:
         assert self._placeholder is not None
@@ -315,6 +340,23 @@ class RelayStream:
         self._placeholder_turn += 1
         dts = self._last_dts + PLACEHOLDER_STEP
         self._emit(picture, dts, dts, True, placeholder=True)
+        self._fill_silence(dts + PLACEHOLDER_STEP, dts, placeholder=True)
+
+    def _fill_silence(self, until: int, start: int, placeholder: bool) -> None:
+        relay_audio = self._muxer.audio if self._muxer is not None else None
+        if relay_audio is not None:
+            for data, at in relay_audio.silence(until, start):
+                self._emit_audio(data, at, placeholder)
+
+    def _emit_audio(self, data: bytes, ticks: int, placeholder: bool) -> None:
+        if self._muxer is None:
+            return
+        try:
+            chunk = self._muxer.mux_audio(data, ticks)
+        except (av.error.FFmpegError, ValueError) as err:
+            _LOGGER.debug("Relay of %s could not mux audio: %s", self.label, err)
+            return
+        self._fan_out(chunk, False, ticks / 90000 if placeholder else time.monotonic(), placeholder)
 
     def _emit(self, data: bytes, pts: int, dts: int, keyframe: bool, placeholder: bool = False) -> None:
         assert self._muxer is not None
@@ -327,11 +369,15 @@ class RelayStream:
             self._step = max(1, min(dts - self._last_dts, 90000))
         self._last_dts = dts
         # Placeholder pictures count in media time: a burst of them is made faster than real time.
-        now = dts / 90000 if placeholder else time.monotonic()
+        self._fan_out(chunk, keyframe, dts / 90000 if placeholder else time.monotonic(), placeholder)
+
+    def _fan_out(self, chunk: bytes, keyframe: bool, now: float, placeholder: bool) -> None:
         if placeholder != self._burst_placeholder:
             self._burst.clear()
             self._burst_placeholder = placeholder
         self._burst.add(chunk, len(chunk), keyframe, now)
+        if not chunk:
+            return  # the muxer holds the packet until the other track catches up
         dropped = False
         for client in list(self._clients):
             if not client.put(chunk):
@@ -352,4 +398,5 @@ class RelayStream:
             self._muxer.close()
         self._muxer = None
         self._muxer_format = None
+        self._muxer_audio = None
         self._burst.clear()

@@ -65,6 +65,7 @@ class MediaFormat:
         self.video_extradata: bytes | None = bytes(ctx.extradata) if ctx.extradata else None
         self.audio: AudioFormat | None = None
         self._audio: Stream | None = None
+        """A stream with the audio's parameters (None: none, or MP4 cannot carry it)."""
         if audio is not None and audio.codec_context is not None:
             actx = audio.codec_context
             channels = getattr(actx, "channels", 0) or len(getattr(actx.layout, "channels", ())) or 1
@@ -82,6 +83,11 @@ class MediaFormat:
     def video_template(self) -> Stream:
         """A stream with the video's parameters, to copy into another output."""
         return self._video
+
+    @property
+    def audio_template(self) -> Stream | None:
+        """A stream with the audio's parameters, when it can be copied."""
+        return self._audio
 
     def add_video(self, output: OutputContainer) -> Stream:
         """Add a stream-copied video track to ``output``.
