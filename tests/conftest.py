@@ -68,6 +68,25 @@ def _require_tools() -> None:
         pytest.fail(f"RTSP test peer unavailable: {reason}", pytrace=False)
 
 
+_FIRST = {"engine": 0, "test_rtsp_peer.py": 0, "browser": 2}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Engine tests first and browser tests last (others between).
+
+    ``scripts/test`` runs the engine tests under PyAV 19 alongside this run's
+    first part: both mostly wait on live streams, while the browser tests
+    (a whole hass and Chromium) are best left the machine to themselves.
+    """
+    tests_dir = Path(__file__).resolve().parent
+
+    def rank(item: pytest.Item) -> int:
+        path = Path(str(item.path))
+        return _FIRST.get(path.relative_to(tests_dir).parts[0], 1) if path.is_relative_to(tests_dir) else 1
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Directory of generated test media (see module docstring)."""
