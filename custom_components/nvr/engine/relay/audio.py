@@ -110,11 +110,6 @@ class RelayAudio:
         self._transcoder: AacTranscoder | None = None
         self._source: AudioFormat | None = None
 
-    @property
-    def next_ticks(self) -> int | None:
-        """Where the track ends, in 90 kHz ticks."""
-        return None if self._next is None else self._samples_to_ticks(self._next)
-
     def new_connection(self, source: AudioFormat | None) -> None:
         """A camera connection starts: its audio (same track, or None) continues the timeline."""
         self._source = source if AudioTrack.of(source) == self.track else None
