@@ -122,6 +122,7 @@ def test_recover_indexes_unknown_files_of_the_newest_hour(footage: Path, tmp_pat
     last = segments[-1]
     arc.index.delete_segments([last.id])
     junk_rel = segment_relpath("chan1", last.end + 30)
+    (root / junk_rel).parent.mkdir(parents=True, exist_ok=True)  # 30 s on may be the next hour's folder
     (root / junk_rel).write_bytes(b"\0\0\0\x08junk" * 100)  # not playable
     arc.close()
     arc = Archive(root)
