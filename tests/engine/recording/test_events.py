@@ -54,6 +54,21 @@ def test_motion_event_has_pre_roll_and_post_roll(recording_server, tmp_path: Pat
     assert json.loads(log.read_text().splitlines()[0])["id"] == event_id
 
 
+def test_manual_recording_ends_at_its_duration_whatever_the_batches(recording_server, tmp_path, monkeypatch) -> None:
+    """Packets are handled in batches: those past a manual recording's end are not written, even when the
+    recorder's tick that ends it comes a batch later (it overran by up to a batch, 0.5 s)."""
+    monkeypatch.setattr("engine.recording.recorder.BATCH_INTERVAL", 1.2)
+    settings = RecorderSettings(mode=RecordingMode.OFF, segment_seconds=60, pre_roll=0.0, post_roll=5.0)
+    with recording(recording_server.url("/h264"), tmp_path, settings) as (arc, rec, _chan):
+        wait_for(lambda: rec.video_count > 2 * FPS, 10)
+        started = time.time()
+        rec.start_manual(duration=1.5)
+        wait_for(lambda: rec.status.recording, 4)
+        wait_for(lambda: not rec.status.recording, 6)
+    (one,) = arc.index.segments()
+    assert one.end == pytest.approx(started + 1.5, abs=SLACK + FRAME)
+
+
 def test_manual_recording_in_off_mode(recording_server, tmp_path: Path) -> None:
     """Off records nothing; a manual recording does, until its duration or stop_manual()."""
     settings = RecorderSettings(mode=RecordingMode.OFF, segment_seconds=60, pre_roll=0.0, post_roll=5.0)

@@ -45,6 +45,16 @@ class RunningEvents:
         """Whether a manual recording is going on."""
         return any(a.event.kind == EventKind.MANUAL for a in self._events.values())
 
+    def manual_at(self, at: float) -> bool:
+        """Whether a manual recording is going on at ``at``: one whose duration ran out by then is not.
+
+        Packets are handled in batches, before the recorder's tick ends such a
+        recording; judged by their own time, they stop at its end.
+        """
+        return any(
+            a.event.kind == EventKind.MANUAL and (a.until is None or at < a.until) for a in self._events.values()
+        )
+
     @property
     def earliest_start(self) -> float | None:
         """Wall time of the oldest event going on."""

@@ -271,7 +271,7 @@ class Recorder:
         mode = self._settings.mode
         if mode == RecordingMode.CONTINUOUS:
             return True
-        if self._events.manual:
+        if self._events.manual_at(now):
             return True
         if mode == RecordingMode.MOTION:
             return bool(self._events) or now < self._hold_until
