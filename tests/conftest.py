@@ -80,9 +80,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     tests_dir = Path(__file__).resolve().parent
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[int, int]:
         path = Path(str(item.path))
-        return _FIRST.get(path.relative_to(tests_dir).parts[0], 1) if path.is_relative_to(tests_dir) else 1
+        if not path.is_relative_to(tests_dir):
+            return 1, 0
+        # The wall's browser tests first: the playback tests then find footage recorded meanwhile.
+        return _FIRST.get(path.relative_to(tests_dir).parts[0], 1), 0 if path.name == "test_wall.py" else 1
 
     items.sort(key=rank)
 

@@ -216,6 +216,7 @@ def make_clip(
     pattern: str = "testsrc2",
     audio: bool = False,
     bframes: int = 0,
+    coded: bool = False,
 ) -> Path:
     """Encode a synthetic test clip and return its path.
 
@@ -227,6 +228,9 @@ def make_clip(
     that many in a row, fixed pattern, so pts != dts; closed GOPs).
     ``pattern`` is a lavfi video source (``testsrc2``, ``testsrc``,
     ``smptebars``, ``color=c=blue`` ...). ``audio`` adds a mono AAC sine.
+    ``coded`` burns the frame number into every picture: as text, and as
+    :data:`CODE_BITS` black or white blocks across the top (read back with
+    :func:`read_frame_code`), so a picture proves which moment it shows.
     """
     out = Path(path)
     container = _CONTAINERS.get(out.suffix.lower())
@@ -237,6 +241,8 @@ def make_clip(
     if audio:
         args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
     args += ["-t", f"{seconds}", "-map", "0:v"]
+    if coded:
+        args += ["-vf", _code_filter(width)]
     if audio:
         args += ["-map", "1:a", "-c:a", "aac", "-ac", "1", "-b:a", "32k"]
     codec = codec.lower()
@@ -267,6 +273,35 @@ def make_clip(
     out.parent.mkdir(parents=True, exist_ok=True)
     _run_ffmpeg(args)
     return out
+
+
+CODE_BITS = 16
+CODE_HEIGHT = 24
+_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+
+
+def _code_filter(width: int) -> str:
+    """Filters that draw the frame number ``n`` as blocks (bit i: block i, white = 1) and as text."""
+    block = width // CODE_BITS
+    filters = [f"drawbox=x=0:y=0:w={width}:h={CODE_HEIGHT}:color=black:t=fill"]
+    filters += [
+        f"drawbox=x={i * block}:y=0:w={block}:h={CODE_HEIGHT}:color=white:t=fill:enable='mod(floor(n/{1 << i}),2)'"
+        for i in range(CODE_BITS)
+    ]
+    if _FONT.exists():  # a visible number for people looking at the screenshots
+        filters.append(
+            f"drawtext=fontfile={_FONT}:text='%{{n}}':x=8:y={CODE_HEIGHT + 6}:fontsize=28:fontcolor=white"
+            ":box=1:boxcolor=black@0.7"
+        )
+    return ",".join(filters)
+
+
+def read_frame_code(gray: Any) -> int:
+    """The frame number a coded clip's picture shows (``gray``: a 2-D luma array)."""
+    width = gray.shape[1]
+    block = width // CODE_BITS
+    row = gray[CODE_HEIGHT // 2]
+    return sum(1 << i for i in range(CODE_BITS) if row[i * block + block // 2] > 128)
 
 
 def make_audio_clip(

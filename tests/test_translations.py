@@ -1,4 +1,4 @@
-"""Every string in every language: the integration's translations and the wall card's strings."""
+"""Every string in every language: the integration's translations, the wall card's and the NVR page's strings."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 INTEGRATION = Path(__file__).resolve().parents[1] / "custom_components" / "nvr"
 CARD = INTEGRATION / "frontend" / "nvr-wall-card.js"
+PANEL = INTEGRATION / "frontend" / "nvr-panel.js"
 LANGUAGES = ("en", "zh-Hans", "ko")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 NO_SIGNAL = ("entity", "binary_sensor", "video_signal", "state", "off")
@@ -31,9 +32,9 @@ def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def card_strings() -> dict[str, dict[str, str]]:
-    """The card's STRINGS object, between its STRINGS-BEGIN and STRINGS-END markers (JSON on purpose)."""
-    source = CARD.read_text(encoding="utf-8")
+def card_strings(module: Path = CARD) -> dict[str, dict[str, str]]:
+    """A module's STRINGS object, between its STRINGS-BEGIN and STRINGS-END markers (JSON on purpose)."""
+    source = module.read_text(encoding="utf-8")
     block = source.split("// STRINGS-BEGIN", 1)[1].split("// STRINGS-END", 1)[0]
     body = block.strip().removeprefix("const STRINGS =").strip().removesuffix(";")
     return json.loads(body)
@@ -56,8 +57,9 @@ def test_every_key_is_translated(language: str) -> None:
         )
 
 
-def test_card_strings_exist_in_every_language() -> None:
-    strings = card_strings()
+@pytest.mark.parametrize("module", [CARD, PANEL], ids=["card", "page"])
+def test_card_strings_exist_in_every_language(module: Path) -> None:
+    strings = card_strings(module)
     assert set(strings) == set(LANGUAGES)
     english = strings["en"]
     for language in LANGUAGES:

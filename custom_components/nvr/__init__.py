@@ -51,6 +51,7 @@ from .runtime import (
 from .storage import check_storage_path
 from .views import async_register_views
 from .websocket import async_register_websocket
+from .websocket_timeline import async_register_timeline_websocket
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Serve the wall card and register the WebSocket commands (once per run)."""
     async_register_websocket(hass)
+    async_register_timeline_websocket(hass)
     await async_setup_frontend(hass)
     await async_update_caption(hass)
     async_follow_language(hass)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import voluptuous as vol
 from homeassistant.components.camera import Camera, CameraEntityFeature
@@ -237,11 +239,25 @@ class NvrCamera(NvrChannelEntity, Camera):
         except Exception as err:  # PyAV errors: no traceback for the user
             _LOGGER.warning("Export of %s to %s failed: %s", self._channel_name, dest, err)
             raise _failed(str(err)) from err
-        return {
+        response: dict[str, Any] = {
             "path": str(clip.path),
             "start": dt_util.as_local(dt_util.utc_from_timestamp(clip.start)).isoformat(),
             "duration": round(clip.duration, 3),
         }
+        media_id = self._media_content_id(clip.path)
+        if media_id is not None:
+            response["media_content_id"] = media_id  # the NVR page downloads it through HA's media source
+        return response
+
+    def _media_content_id(self, path: Path) -> str | None:
+        """The media source id of a file inside one of HA's media folders (None elsewhere)."""
+        for key, folder in self.hass.config.media_dirs.items():
+            try:  # lexical, with any ".." folded away first
+                relative = Path(os.path.normpath(path)).relative_to(os.path.normpath(folder))
+            except ValueError:
+                continue
+            return f"media-source://media_source/{key}/{relative.as_posix()}"
+        return None
 
     def _destination(self, path: str | None, start: datetime) -> Path:
         """The file to write: ``path`` if it names an .mp4, else a file in that folder (default: media)."""

@@ -7,10 +7,10 @@ stays valid while its footage is kept); files are looked up in
 the index by id, never taken from the URL, and a file whose real path is not
 inside the storage folder (a tampered index, a symlink) is refused.
 
-* ``/api/nvr/<entry>/<channel>/hour/<epoch>.m3u8``: one hour as an HLS
-  (fMP4) playlist over the recorded files (see ``engine/playback.py``). Its
-  file URLs are signed for the same user, and expire no later than the
-  playlist's own signature.
+* ``/api/nvr/<entry>/<channel>/hour/<epoch>.m3u8`` and
+  ``/api/nvr/<entry>/<channel>/range/<start>-<end>.m3u8``: an hour, or any
+  span, as an HLS (fMP4) playlist over the recorded files (see
+  ``playlist_views.py``).
 * ``/api/nvr/<entry>/<channel>/segment/<id>.mp4``: one recorded file.
 * ``/api/nvr/<entry>/<channel>/segment/<id>/<shift µs>.mp4``: the same, with
   its timestamps shifted onto the playlist's timeline (byte ranges served
@@ -33,7 +33,6 @@ from pathlib import Path
 import jwt
 from aiohttp import hdrs, web
 from homeassistant.components.http import HomeAssistantView
-from homeassistant.components.http.auth import async_sign_path
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, callback
@@ -41,7 +40,7 @@ from homeassistant.helpers.http import KEY_HASS
 from homeassistant.util import raise_if_invalid_path
 
 from .const import CONF_POST_ROLL, CONF_PRE_ROLL, DEFAULT_POST_ROLL, DEFAULT_PRE_ROLL, DOMAIN, SUBENTRY_CHANNEL
-from .engine import BoxError, ClipCache, ExportError, LayoutCache, Segment, ShiftedFile, build_playlist, export_clip
+from .engine import BoxError, ClipCache, ExportError, LayoutCache, Segment, ShiftedFile, export_clip
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +65,11 @@ def valid_id(value: str) -> bool:
 def hour_url(entry_id: str, channel: str, start: int) -> str:
     """Playlist of the hour starting at ``start`` (UTC epoch)."""
     return f"{URL_BASE}/{entry_id}/{channel}/hour/{start}.m3u8"
+
+
+def range_url(entry_id: str, channel: str, start: int, end: int) -> str:
+    """Playlist of the footage from ``start`` to ``end`` (UTC epoch seconds)."""
+    return f"{URL_BASE}/{entry_id}/{channel}/range/{start}-{end}.m3u8"
 
 
 def segment_url(entry_id: str, channel: str, segment_id: int, shift_us: int | None = None) -> str:
@@ -100,7 +104,9 @@ def async_register_views(hass: HomeAssistant) -> None:
     if hass.data.get(_DATA_VIEWS):
         return
     hass.data[_DATA_VIEWS] = True
-    for view in (PlaylistView, SegmentView, ShiftedSegmentView, EventClipView, ThumbnailView):
+    from .playlist_views import PlaylistView, RangePlaylistView  # they build on this module
+
+    for view in (PlaylistView, RangePlaylistView, SegmentView, ShiftedSegmentView, EventClipView, ThumbnailView):
         hass.http.register_view(view())
 
 
@@ -185,7 +191,8 @@ def safe_file(root: Path, relpath: str) -> Path | None:
     return real
 
 
-def _not_found() -> web.Response:
+def not_found() -> web.Response:
+    """The answer to anything unknown, refused or missing (never says which)."""
     return web.Response(status=HTTPStatus.NOT_FOUND, text="404: Not Found")
 
 
@@ -206,7 +213,7 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool
     return start, end
 
 
-def _expiry(request: web.Request) -> timedelta:
+def url_expiry(request: web.Request) -> timedelta:
     """How long the URLs inside a playlist stay valid: no longer than the playlist's signature."""
     signature = request.query.get("authSig")
     if signature:
@@ -219,7 +226,9 @@ def _expiry(request: web.Request) -> timedelta:
     return SIGN_EXPIRY
 
 
-class _NvrView(HomeAssistantView):
+class NvrView(HomeAssistantView):
+    """A view of one NVR's channel: HA auth or a signed path; ids looked up, never trusted."""
+
     requires_auth = True
 
     def _context(self, request: web.Request, entry_id: str, channel: str):
@@ -234,43 +243,7 @@ class _NvrView(HomeAssistantView):
         return hass, entry, footage, state
 
 
-class PlaylistView(_NvrView):
-    """One hour of a channel as an HLS playlist."""
-
-    url = URL_BASE + r"/{entry_id}/{channel}/hour/{start:\d{1,12}}.m3u8"
-    name = f"api:{DOMAIN}:hour"
-
-    async def get(self, request: web.Request, entry_id: str, channel: str, start: str) -> web.StreamResponse:
-        """Build the playlist from the index and the files' boxes."""
-        context = self._context(request, entry_id, channel)
-        if context is None:
-            return _not_found()
-        hass, entry, _footage, state = context
-        begin = int(start)
-        if begin % 900:  # hours of every time zone start on a quarter hour
-            return _not_found()
-        index = entry.runtime_data.archive.index
-
-        def _build():
-            segments = index.segments_starting(channel, begin, begin + HOUR)
-            return build_playlist(state.root, segments, state.layouts)
-
-        playlist = await hass.async_add_executor_job(_build)
-        if not playlist.files:
-            return _not_found()
-        expiry = _expiry(request)
-
-        def _uri(item) -> str:
-            path = segment_url(entry_id, channel, item.segment.id, round(item.shift * 1_000_000))
-            return async_sign_path(hass, path, expiry)
-
-        body = playlist.render(_uri)
-        response = web.Response(text=body, content_type=PLAYLIST_MIME, headers={hdrs.CACHE_CONTROL: "no-store"})
-        response.enable_compression()
-        return response
-
-
-class SegmentView(_NvrView):
+class SegmentView(NvrView):
     """One recorded file as it is on disk (Range supported)."""
 
     url = URL_BASE + r"/{entry_id}/{channel}/segment/{segment_id:\d{1,18}}.mp4"
@@ -280,11 +253,11 @@ class SegmentView(_NvrView):
         """Serve the file with aiohttp's FileResponse (Range, conditional requests)."""
         context = self._context(request, entry_id, channel)
         if context is None:
-            return _not_found()
+            return not_found()
         hass, entry, _footage, state = context
         path = await hass.async_add_executor_job(_segment_file, entry, state, channel, int(segment_id))
         if path is None:
-            return _not_found()
+            return not_found()
         return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "video/mp4"})
 
 
@@ -295,7 +268,7 @@ def _segment_file(entry: ConfigEntry, state: PlaybackState, channel: str, segmen
     return safe_file(state.root, segment.path)
 
 
-class ShiftedSegmentView(_NvrView):
+class ShiftedSegmentView(NvrView):
     """One recorded file with its timestamps moved onto a playlist's timeline (Range supported)."""
 
     url = URL_BASE + r"/{entry_id}/{channel}/segment/{segment_id:\d{1,18}}/{shift:-?\d{1,13}}.mp4"
@@ -307,7 +280,7 @@ class ShiftedSegmentView(_NvrView):
         """Serve a byte range (or all) of the shifted file."""
         context = self._context(request, entry_id, channel)
         if context is None:
-            return _not_found()
+            return not_found()
         hass, entry, _footage, state = context
 
         def _open() -> ShiftedFile | None:
@@ -321,7 +294,7 @@ class ShiftedSegmentView(_NvrView):
 
         shifted = await hass.async_add_executor_job(_open)
         if shifted is None:
-            return _not_found()
+            return not_found()
         span = _parse_range(request.headers.get(hdrs.RANGE), shifted.size)
         if span is False:
             return web.Response(
@@ -349,7 +322,7 @@ class ShiftedSegmentView(_NvrView):
         return response
 
 
-class EventClipView(_NvrView):
+class EventClipView(NvrView):
     """An event from pre-roll to post-roll as one MP4, remuxed once and cached."""
 
     url = URL_BASE + r"/{entry_id}/{channel}/event/{event_id:[A-Za-z0-9_-]{1,64}}.mp4"
@@ -359,7 +332,7 @@ class EventClipView(_NvrView):
         """Serve the clip with FileResponse (Range supported)."""
         context = self._context(request, entry_id, channel)
         if context is None:
-            return _not_found()
+            return not_found()
         hass, entry, footage, state = context
         pre, post = footage.pre_roll, footage.post_roll
         index = entry.runtime_data.archive.index
@@ -380,11 +353,11 @@ class EventClipView(_NvrView):
 
         path = await hass.async_add_executor_job(_clip)
         if path is None:
-            return _not_found()
+            return not_found()
         return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "video/mp4"})
 
 
-class ThumbnailView(_NvrView):
+class ThumbnailView(NvrView):
     """An event's thumbnail JPEG."""
 
     url = URL_BASE + r"/{entry_id}/{channel}/event/{event_id:[A-Za-z0-9_-]{1,64}}.jpg"
@@ -394,7 +367,7 @@ class ThumbnailView(_NvrView):
         """Serve the JPEG the motion detector saved."""
         context = self._context(request, entry_id, channel)
         if context is None:
-            return _not_found()
+            return not_found()
         hass, entry, _footage, state = context
         index = entry.runtime_data.archive.index
 
@@ -406,5 +379,5 @@ class ThumbnailView(_NvrView):
 
         path = await hass.async_add_executor_job(_file)
         if path is None:
-            return _not_found()
+            return not_found()
         return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "image/jpeg"})

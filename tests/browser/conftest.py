@@ -4,7 +4,10 @@ Session fixtures:
 
 * ``feeds``: live RTSP mounts (gst-rtsp-server): Front door (main and sub),
   Driveway and Garden (a box crossing every 4 s: motion) on one server,
-  Garage on a server of its own that tests stop and start;
+  Garage on a server of its own that tests stop and start. Front door's
+  and Garage's main streams burn their frame number into every picture
+  (``rtsp_peer.read_frame_code``), so playback tests can tell which moment a
+  picture shows;
 * ``nvr_hass``: a ``hass`` process with the NVR and those four channels,
   created through the real flows, and a dashboard of wall cards;
 * ``browser``: headless Chromium logged in as the onboarded user.
@@ -31,6 +34,8 @@ WALL = "/nvr-test/wall"
 STILLS = "/nvr-test/stills"
 GARAGE = "/nvr-test/garage"
 NINE = "/nvr-test/nine"
+CODED_SECONDS = 120
+"""Length of the coded clips: a frame number names one moment within this long."""
 
 
 def loopback_only() -> None:
@@ -50,13 +55,14 @@ class Feeds:
 
     def __init__(self, folder: Path) -> None:
         steady = [
-            live_mount("/front", make_clip(folder / "front.ts", 640, 360, seconds=6, pattern="testsrc2")),
+            live_mount("/front", make_clip(folder / "front.ts", 640, 360, seconds=CODED_SECONDS, coded=True)),
             live_mount("/front_sub", make_clip(folder / "front_sub.ts", 320, 180, seconds=6, pattern="testsrc2")),
             live_mount("/driveway", make_clip(folder / "driveway.ts", 640, 360, seconds=6, pattern="smptebars")),
             live_mount("/garden", make_motion_clip(folder / "garden.ts", moves=[(0.5, 2.0)])),
         ]
         self.steady = RtspServer(steady)
-        self.garage = RtspServer([live_mount("/garage", make_clip(folder / "garage.ts", 640, 360, seconds=6))])
+        garage = make_clip(folder / "garage.ts", 640, 360, seconds=CODED_SECONDS, coded=True)
+        self.garage = RtspServer([live_mount("/garage", garage)])
 
     def channels(self) -> list[dict[str, Any]]:
         """What the channel flow is given, in the order the wall shows them."""

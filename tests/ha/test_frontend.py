@@ -24,6 +24,9 @@ async def test_card_is_served_under_the_integration_version(hass: HomeAssistant,
     assert response.status == 200
     assert await response.read() == (FOLDER / "nvr-wall-card.js").read_bytes()
     assert "javascript" in response.headers["Content-Type"]
+    for module in ("nvr-panel.js", "nvr-playback.js", "nvr-timeline.js"):  # the NVR page and what it imports
+        response = await client.get(f"/nvr_static/{version}/{module}")
+        assert response.status == 200 and await response.read() == (FOLDER / module).read_bytes()
 
     for outside in (
         f"/nvr_static/{version}/../manifest.json",

@@ -197,6 +197,8 @@ async def test_export_clip(hass: HomeAssistant, make_entry, rtsp_server, tmp_pat
     path = Path(result["path"])
     assert path.parent == media / "nvr_exports"
     assert path.name.startswith("front_door_") and path.suffix == ".mp4"
+    # In a media folder: its media source id (how the NVR page downloads it).
+    assert result["media_content_id"] == f"media-source://media_source/local/nvr_exports/{path.name}"
     probe = await hass.async_add_executor_job(_ffprobe, path)
     assert "mp4" in probe["format"]["format_name"]
     assert probe["streams"][0]["codec_name"] == "h264"
@@ -212,6 +214,10 @@ async def test_export_clip(hass: HomeAssistant, make_entry, rtsp_server, tmp_pat
     assert response["camera.front_door"]["path"] == str(named) and named.stat().st_size > 1000
     response = await _call(hass, "export_clip", "camera.front_door", True, start=start, end=end, path=str(media))
     assert Path(response["camera.front_door"]["path"]).parent == media
+    outside = tmp_path / "exports"
+    hass.config.allowlist_external_dirs = {str(media), str(outside)}
+    response = await _call(hass, "export_clip", "camera.front_door", True, start=start, end=end, path=str(outside))
+    assert "media_content_id" not in response["camera.front_door"], "outside the media folders: no media id"
 
     bad = {
         "end_before_start": {"start": end, "end": start},

@@ -8,7 +8,8 @@ Grouped by the stages the data flows through:
 * ``recording``: the recorder (a sink), its files, the index, the archive,
   retention and export;
 * ``motion``: zones, the detector, the event tracker and the worker (a sink);
-* ``playback``: recorded files as HLS playlists, and event clips.
+* ``playback``: recorded files as HLS playlists (an hour, or any span),
+  the timeline of footage and events, and event clips.
 
 ``channel`` ties a camera's streams to their sinks. This module is the
 surface the Home Assistant glue imports from. It can be tested and
@@ -22,7 +23,8 @@ from .motion.worker import MotionWorker
 from .motion.zones import InvalidZoneError, format_polygons, parse_polygons
 from .playback.boxes import BoxError, LayoutCache
 from .playback.clips import CACHE_FOLDER, ClipCache
-from .playback.playlist import ShiftedFile, build_playlist
+from .playback.playlist import Playlist, ShiftedFile, build_playlist
+from .playback.timeline import ChannelTimeline, channel_timeline, merge_spans
 from .recording.archive import Archive, StorageStats
 from .recording.export import ExportedClip, ExportError, export_clip
 from .recording.index import Event, RecordingIndex, RemovedChannel, Segment
@@ -58,6 +60,7 @@ __all__ = [
     "Caption",
     "Channel",
     "ChannelConfig",
+    "ChannelTimeline",
     "ClipCache",
     "Event",
     "EventKind",
@@ -71,6 +74,7 @@ __all__ = [
     "MotionSettings",
     "MotionUpdate",
     "MotionWorker",
+    "Playlist",
     "PruneResult",
     "Recorder",
     "RecorderSettings",
@@ -91,9 +95,11 @@ __all__ = [
     "VideoFormat",
     "build_playlist",
     "caption_for",
+    "channel_timeline",
     "current_caption",
     "export_clip",
     "format_polygons",
+    "merge_spans",
     "parse_polygons",
     "probe",
     "redact",

@@ -32,7 +32,8 @@ const STRINGS = {
     "stream_sub": "Sub stream",
     "channels": "Channels (ticked ones, in this order; none ticked: all)",
     "up": "Move up",
-    "down": "Move down"
+    "down": "Move down",
+    "playback": "Playback from a minute ago"
   },
   "zh-Hans": {
     "name": "NVR 监控墙",
@@ -58,7 +59,8 @@ const STRINGS = {
     "stream_sub": "子码流",
     "channels": "通道（勾选的通道按此顺序显示；不勾选则显示全部）",
     "up": "上移",
-    "down": "下移"
+    "down": "下移",
+    "playback": "从一分钟前开始回放"
   },
   "ko": {
     "name": "NVR 월",
@@ -84,7 +86,8 @@ const STRINGS = {
     "stream_sub": "서브 스트림",
     "channels": "채널 (선택한 채널을 이 순서로 표시; 선택하지 않으면 전체)",
     "up": "위로",
-    "down": "아래로"
+    "down": "아래로",
+    "playback": "1분 전부터 재생"
   }
 };
 // STRINGS-END
@@ -142,6 +145,8 @@ const STYLE = `
     background: #15171b; font-size: 14px; }
   .header .title { font-weight: 600; font-size: 16px; margin-right: auto; }
   .header .warning { color: #ffc107; font-weight: 700; cursor: help; }
+  .header .playback { font: inherit; color: inherit; background: rgba(255,255,255,.08); border: 1px solid rgba(255,255,255,.25);
+    border-radius: 4px; padding: 2px 8px; cursor: pointer; }
   .grid { display: grid; gap: 2px; background: #222; }
   .tile { position: relative; aspect-ratio: 16 / 9; background: #0b0c0e; overflow: hidden; cursor: pointer; }
   .tile.blank { cursor: default; background: #101114; }
@@ -377,6 +382,20 @@ class NvrWallCard extends HTMLElement {
       warning.title = tr(hass, "issue");
       this._header.append(warning);
     }
+    const playback = element("button", "playback", "⏪");
+    playback.title = tr(hass, "playback");
+    playback.setAttribute("aria-label", playback.title);
+    playback.addEventListener("click", () => this._openPlayback());
+    this._header.append(playback);
+  }
+
+  /** The NVR page, playing this card's channels from a minute ago. */
+  _openPlayback() {
+    const ids = this._channels().map((c) => c.id);
+    const t = Math.floor(Date.now() / 1000) - 60;
+    const query = new URLSearchParams({ entry: this._nvr.entry_id, channels: ids.join(","), t: String(t) });
+    window.history.pushState(null, "", `/nvr?${query}`);
+    window.dispatchEvent(new CustomEvent("location-changed", { detail: { replace: false } }));
   }
 
   _tile(channel) {

@@ -42,6 +42,8 @@ class PlaylistFile:
     layout: FileLayout
     shift: float
     """Seconds added to the file's timestamps."""
+    start: float
+    """Wall time (epoch s) of its first media segment."""
     parts: tuple[tuple[int, int, float], ...]
     """(offset, size, duration) of each media segment: runs of fragments from a keyframe."""
 
@@ -53,6 +55,8 @@ class Playlist:
     files: tuple[PlaylistFile, ...] = ()
     skipped: tuple[str, ...] = field(default=())
     """Files left out (unreadable, no fragments yet)."""
+    live: bool = False
+    """More footage may follow: an EVENT playlist, without ``EXT-X-ENDLIST``."""
 
     @property
     def duration(self) -> float:
@@ -73,7 +77,7 @@ class Playlist:
             "#EXTM3U",
             "#EXT-X-VERSION:7",
             f"#EXT-X-TARGETDURATION:{max(1, int(longest + 0.999))}",
-            "#EXT-X-PLAYLIST-TYPE:VOD",
+            f"#EXT-X-PLAYLIST-TYPE:{'EVENT' if self.live else 'VOD'}",
             "#EXT-X-MEDIA-SEQUENCE:0",
             "#EXT-X-DISCONTINUITY-SEQUENCE:0",
             "#EXT-X-INDEPENDENT-SEGMENTS",
@@ -82,19 +86,25 @@ class Playlist:
             url = uri(item)
             if n:
                 lines.append("#EXT-X-DISCONTINUITY")
-            stamp = datetime.fromtimestamp(item.segment.start, UTC).isoformat(timespec="milliseconds")
+            stamp = datetime.fromtimestamp(item.start, UTC).isoformat(timespec="milliseconds")
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{stamp.replace('+00:00', 'Z')}")
             lines.append(f'#EXT-X-MAP:URI="{url}",BYTERANGE="{item.layout.init_size}@0"')
             for offset, size, duration in item.parts:
                 lines.append(f"#EXTINF:{duration:.6f},")
                 lines.append(f"#EXT-X-BYTERANGE:{size}@{offset}")
                 lines.append(url)
-        lines.append("#EXT-X-ENDLIST")
+        if not self.live:
+            lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"
 
 
-def _parts(layout: FileLayout, min_seconds: float) -> tuple[tuple[int, int, float], ...]:
-    """Group fragments into media segments that start on a keyframe and last ≥ ``min_seconds``."""
+def _parts(layout: FileLayout, min_seconds: float, growing: bool = False) -> list[list[float]]:
+    """Group fragments into media segments that start on a keyframe and last ≥ ``min_seconds``.
+
+    Each is ``[offset, size, duration, start]`` (``start`` in the file's own
+    seconds). For a file still being written (``growing``) the last group is
+    left out: it may still get fragments, and a published segment must not change.
+    """
     frags = list(layout.fragments)
     # Leading fragments without a keyframe cannot be decoded alone: drop them.
     while frags and not frags[0].keyframe:
@@ -114,8 +124,22 @@ def _parts(layout: FileLayout, min_seconds: float) -> tuple[tuple[int, int, floa
         start = group[0].start
         end = groups[i + 1][0].start if i + 1 < len(groups) else max(f.end for f in group)
         if end > start:
-            parts.append((group[0].offset, group[-1].offset + group[-1].size - group[0].offset, end - start))
-    return tuple(parts)
+            size = group[-1].offset + group[-1].size - group[0].offset
+            parts.append([float(group[0].offset), float(size), end - start, start])
+    if growing and parts:
+        parts.pop()  # its duration and size are measured up to the next part, which does not exist yet
+    return parts
+
+
+def _lowest(layout: FileLayout) -> float:
+    """The file's earliest timestamp (seconds), of any track."""
+    return min((value / layout.tracks[track].timescale for _o, _w, track, value in layout.tfdt_fields), default=0.0)
+
+
+def _within(parts: list[list[float]], wall_start: float, span: tuple[float, float]) -> list[list[float]]:
+    """The parts whose wall time overlaps ``span``: from the one showing its start to the one showing its end."""
+    begin, end = span
+    return [p for p in parts if wall_start + p[3] < end and wall_start + p[3] + p[2] > begin]
 
 
 def build_playlist(
@@ -123,6 +147,8 @@ def build_playlist(
     segments: Iterable[Segment],
     layouts: LayoutCache | None = None,
     min_part_seconds: float = MIN_PART_SECONDS,
+    span: tuple[float, float] | None = None,
+    live: bool = False,
 ) -> Playlist:
     """Plan the playlist of ``segments`` (oldest first) of one channel; blocking.
 
@@ -132,6 +158,12 @@ def build_playlist(
     between files (no footage) are closed up. A file's trailing audio-only
     fragments (the AAC encoder's flush) and leading fragments without a
     keyframe are left out.
+
+    With ``span`` (wall times), only media segments overlapping it are kept:
+    the first is the one showing the span's start (it begins on the keyframe
+    before it). ``live`` makes an EVENT playlist that a player reloads as
+    footage is added: files still being written give only their finished
+    media segments.
     """
     layouts = layouts or LayoutCache()
     planned: list[tuple[Segment, FileLayout, list[list[float]], float]] = []
@@ -143,33 +175,40 @@ def build_playlist(
         except (OSError, BoxError, struct.error, IndexError):
             skipped.append(segment.path)
             continue
-        parts = [list(p) for p in _parts(layout, min_part_seconds)]
+        parts = _parts(layout, min_part_seconds, growing=live and not segment.complete)
+        if span is not None:
+            parts = _within(parts, segment.start, span)
         if not parts:
-            skipped.append(segment.path)
+            if not live or segment.complete:
+                skipped.append(segment.path)
             continue
         first = int(parts[0][0])
         last = int(parts[-1][0] + parts[-1][1])
-        start = next(f.start for f in layout.fragments if f.offset == first)
+        start = parts[0][3]
         audio = layout.audio_span(first, last)
         # The file goes right after the video before it, and late enough that its audio
         # does not overlap the audio before it: timestamps only ever go forward.
         shift = -start if video_end is None else video_end - start
         if audio is not None and audio_end is not None:
             shift = max(shift, audio_end - audio[0])
+        # No timestamp of the file may go below zero, not even of fragments left out before the
+        # first part (a span starting mid-file): its timeline then starts a little later.
+        shift = max(shift, -_lowest(layout))
         if planned:
             # The previous file's last segment lasts until this file starts.
-            prev_segment, prev_layout, prev_parts, prev_shift = planned[-1]
-            last_start = next(f.start for f in prev_layout.fragments if f.offset == int(prev_parts[-1][0]))
-            prev_parts[-1][2] = (start + shift) - (last_start + prev_shift)
+            _prev_segment, _prev_layout, prev_parts, prev_shift = planned[-1]
+            prev_parts[-1][2] = (start + shift) - (prev_parts[-1][3] + prev_shift)
         planned.append((segment, layout, parts, shift))
         video_end = (layout.video_end(first, last) or start) + shift
         if audio is not None:
             audio_end = audio[1] + shift
     files = tuple(
-        PlaylistFile(segment, layout, shift, tuple((int(o), int(n), float(d)) for o, n, d in parts))
+        PlaylistFile(
+            segment, layout, shift, segment.start + parts[0][3], tuple((int(o), int(n), d) for o, n, d, _s in parts)
+        )
         for segment, layout, parts, shift in planned
     )
-    return Playlist(files, tuple(skipped))
+    return Playlist(files, tuple(skipped), live)
 
 
 class ShiftedFile:

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS channels (
 
 
 _SEGMENT_COLUMNS = "id, channel, start, end, path, bytes, complete"
+LONGEST_SEGMENT = 7200.0
+"""No file lasts longer (recorders start one at least every hour)."""
 _EVENT_COLUMNS = "id, channel, kind, start, end, score, thumbnail"
 # WHERE clauses below are built from fixed strings only; values are bound parameters.
 
@@ -339,6 +341,17 @@ class RecordingIndex:
             (channel, start, end),
         )
         return [Segment(*row[:6], bool(row[6])) for row in rows]
+
+    def segment_times(self, channel: str, start: float, end: float) -> list[tuple[float, float]]:
+        """(start, end) of the segments of ``channel`` overlapping [start, end), oldest first.
+
+        A range scan of the (channel, start) index from ``LONGEST_SEGMENT`` before ``start``.
+        """
+        return self._all(
+            "SELECT start, end FROM segments WHERE channel = ? AND start >= ? AND start < ? AND end > ?"
+            " AND end > start ORDER BY start",
+            (channel, start - LONGEST_SEGMENT, end, start),
+        )
 
     def footage_buckets(self, channel: str, start: float, end: float, step: float = 3600.0) -> list[float]:
         """Starts of the ``step``-long buckets from ``start`` to ``end`` in which a segment starts, oldest first."""

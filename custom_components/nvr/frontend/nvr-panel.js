@@ -1,0 +1,612 @@
+// The NVR page (sidebar "NVR"): playback on a timeline, like an NVR's playback screen.
+//
+// Pick a day (days without footage are dimmed), see each channel's footage and events on a time bar,
+// click a moment: up to four ticked channels play from it in sync (nvr-playback.js), at 1x to 8x, with
+// jumps to the previous or next event. Select a span on the bar and export it: the integration's
+// nvr.export_clip action writes the MP4 into the media folder and the browser downloads it through
+// a signed link from HA's media source. Opened from the wall card as /nvr?entry=…&channels=…&t=….
+
+import { language } from "./nvr-wall-card.js";
+import { NvrTimeline } from "./nvr-timeline.js";
+import { SyncPlayback } from "./nvr-playback.js";
+
+// STRINGS-BEGIN
+const STRINGS = {
+  "en": {
+    "title": "NVR playback",
+    "no_nvr": "No NVR is set up yet.",
+    "loading": "Loading…",
+    "previous_day": "Previous day",
+    "next_day": "Next day",
+    "play": "Play",
+    "pause": "Pause",
+    "speed": "Speed",
+    "previous_event": "Previous event",
+    "next_event": "Next event",
+    "select_span": "Select span",
+    "export": "Export",
+    "export_hint": "First select a span on the bar: press Select span (or hold Shift) and drag.",
+    "exporting": "Exporting {channel}…",
+    "exported": "Downloaded {name}",
+    "export_failed": "Export of {channel} failed: {error}",
+    "no_footage": "No footage",
+    "cannot_play": "This browser cannot play {codec} video. Export the span and play the file with a desktop player.",
+    "pick_channels": "Tick up to 4 channels to play.",
+    "too_many": "Up to 4 channels play at once.",
+    "click_to_play": "Click a moment on the bar to play from it.",
+    "motion": "Motion",
+    "manual": "Manual recording",
+    "live": "Live"
+  },
+  "zh-Hans": {
+    "title": "NVR 回放",
+    "no_nvr": "尚未设置 NVR。",
+    "loading": "加载中…",
+    "previous_day": "前一天",
+    "next_day": "后一天",
+    "play": "播放",
+    "pause": "暂停",
+    "speed": "速度",
+    "previous_event": "上一个事件",
+    "next_event": "下一个事件",
+    "select_span": "选择时间段",
+    "export": "导出",
+    "export_hint": "请先在时间条上选择时间段：点击“选择时间段”（或按住 Shift）并拖动。",
+    "exporting": "正在导出 {channel}…",
+    "exported": "已下载 {name}",
+    "export_failed": "{channel} 导出失败：{error}",
+    "no_footage": "无录像",
+    "cannot_play": "此浏览器无法播放 {codec} 视频。请导出该时间段，并用桌面播放器播放文件。",
+    "pick_channels": "勾选最多 4 个通道进行回放。",
+    "too_many": "最多同时回放 4 个通道。",
+    "click_to_play": "点击时间条上的某一时刻，从该时刻开始回放。",
+    "motion": "移动侦测",
+    "manual": "手动录像",
+    "live": "实时"
+  },
+  "ko": {
+    "title": "NVR 재생",
+    "no_nvr": "아직 설정된 NVR이 없습니다.",
+    "loading": "불러오는 중…",
+    "previous_day": "이전 날",
+    "next_day": "다음 날",
+    "play": "재생",
+    "pause": "일시 정지",
+    "speed": "속도",
+    "previous_event": "이전 이벤트",
+    "next_event": "다음 이벤트",
+    "select_span": "구간 선택",
+    "export": "내보내기",
+    "export_hint": "먼저 타임라인에서 구간을 선택하세요: 구간 선택을 누르거나 Shift를 누른 채 드래그합니다.",
+    "exporting": "{channel} 내보내는 중…",
+    "exported": "{name} 다운로드됨",
+    "export_failed": "{channel} 내보내기 실패: {error}",
+    "no_footage": "녹화 없음",
+    "cannot_play": "이 브라우저는 {codec} 비디오를 재생할 수 없습니다. 구간을 내보내서 데스크톱 플레이어로 재생하세요.",
+    "pick_channels": "재생할 채널을 최대 4개까지 선택하세요.",
+    "too_many": "한 번에 최대 4개 채널을 재생합니다.",
+    "click_to_play": "타임라인에서 시점을 클릭하면 그 시점부터 재생합니다.",
+    "motion": "모션",
+    "manual": "수동 녹화",
+    "live": "실시간"
+  }
+};
+// STRINGS-END
+
+const MAX_PLAYING = 4;
+const SPEEDS = [1, 2, 4, 8];
+const REFRESH_MS = 30000;
+const EVENT_LEAD = 1; // seconds before an event that a jump lands on (its pre-roll is recorded too)
+const HEVC_TYPE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+
+function tr(hass, key, vars = {}) {
+  const lang = language(hass);
+  const text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_m, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Whether this browser can decode the codec (H.264 always; H.265 only where the platform has it). */
+export function canDecode(codec) {
+  if (codec !== "hevc" && codec !== "h265") return true;
+  return Boolean(window.MediaSource && MediaSource.isTypeSupported(HEVC_TYPE));
+}
+
+const STYLE = `
+  :host { display: block; height: 100%; background: var(--primary-background-color, #111); color: var(--primary-text-color, #eee);
+    font-family: var(--paper-font-body1_-_font-family, Roboto, sans-serif); }
+  .page { display: flex; flex-direction: column; height: 100%; }
+  .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; padding: 8px 12px;
+    background: var(--app-header-background-color, #15171b); color: var(--app-header-text-color, #fff); }
+  .toolbar .title { font-size: 18px; font-weight: 500; margin-right: 8px; }
+  .toolbar .spacer { flex: 1; }
+  button { font: inherit; color: inherit; background: rgba(255,255,255,.08); border: 1px solid rgba(255,255,255,.2);
+    border-radius: 4px; padding: 4px 10px; cursor: pointer; min-height: 30px; }
+  button[aria-pressed="true"] { background: #fff; border-color: #fff; color: var(--primary-color, #03a9f4); font-weight: 600; }
+  button:disabled { opacity: .4; cursor: default; }
+  button.icon { padding: 2px 6px; display: inline-flex; align-items: center; justify-content: center; }
+  button.icon ha-icon { --mdc-icon-size: 20px; }
+  select { font: inherit; padding: 4px; }
+  .day { position: relative; }
+  .calendar { position: absolute; top: 36px; left: 0; z-index: 20; background: #1c1f24; color: #eee; padding: 8px;
+    border-radius: 6px; box-shadow: 0 4px 16px rgba(0,0,0,.6); display: grid; grid-template-columns: repeat(7, 34px); gap: 2px; }
+  .calendar .month { grid-column: span 5; text-align: center; align-self: center; }
+  .calendar button { min-height: 28px; padding: 2px; }
+  .calendar .dim { opacity: .35; }
+  .calendar .chosen { outline: 2px solid var(--primary-color, #03a9f4); }
+  .screens { flex: 1; min-height: 200px; display: grid; gap: 2px; background: #000; padding: 2px; }
+  .screen { position: relative; background: #0b0c0e; overflow: hidden; min-height: 120px; }
+  .screen .player { position: absolute; inset: 0; width: 100%; height: 100%; display: flex; flex-direction: column;
+    justify-content: center; --video-max-height: 100%; }
+  .screen .player.standby { visibility: hidden; }
+  .screen .name { position: absolute; left: 6px; bottom: 4px; padding: 1px 6px; background: rgba(0,0,0,.55);
+    border-radius: 3px; font-size: 13px; z-index: 3; color: #eee; }
+  .screen .clock { position: absolute; right: 6px; top: 4px; padding: 1px 6px; background: rgba(0,0,0,.55);
+    border-radius: 3px; font-size: 13px; z-index: 3; color: #eee; font-variant-numeric: tabular-nums; }
+  .screen .notice { position: absolute; inset: 0; display: flex; flex-direction: column; gap: 8px; align-items: center;
+    justify-content: center; text-align: center; padding: 12px; background: #101216; color: #ebebeb; z-index: 2; }
+  .hint { align-self: center; justify-self: center; padding: 16px; color: #bbb; font-size: 16px; text-align: center; }
+  .status { padding: 4px 12px; min-height: 20px; font-size: 13px; color: var(--secondary-text-color, #aaa); }
+  .status .time { color: var(--primary-text-color, #eee); font-weight: 600; font-variant-numeric: tabular-nums; margin-right: 12px; }
+  nvr-timeline { padding: 0 0 8px; border-top: 1px solid rgba(127,127,127,.3); }
+  .hidden { display: none !important; }
+`;
+
+/** One screen of the grid: what SyncPlayback needs of a tile. */
+class Screen {
+  constructor(panel, channel) {
+    this.node = el("div", "screen");
+    this.node.dataset.channel = channel.id;
+    this.media = el("div", "media");
+    this.notice = el("div", "notice hidden");
+    this.clock = el("div", "clock");
+    this.node.append(this.media, this.notice, el("div", "name", channel.name), this.clock);
+    this.panel = panel;
+    this.channel = channel;
+  }
+
+  setState({ loading, noFootage }) {
+    if (this._cannotPlay) return;
+    const text = loading ? tr(this.panel.hass, "loading") : noFootage ? tr(this.panel.hass, "no_footage") : null;
+    this.notice.classList.toggle("hidden", !text);
+    if (text && this.notice.textContent !== text) this.notice.textContent = text;
+  }
+
+  cannotPlay(codec) {
+    this._cannotPlay = true;
+    this.notice.innerHTML = "";
+    this.notice.classList.remove("hidden");
+    this.notice.classList.add("cannot-play");
+    const name = { hevc: "H.265", h265: "H.265" }[codec] || codec.toUpperCase();
+    this.notice.append(el("div", "", tr(this.panel.hass, "cannot_play", { codec: name })));
+    const button = el("button", "export", tr(this.panel.hass, "export"));
+    button.addEventListener("click", () => this.panel.exportChannels([this.channel]));
+    this.notice.append(button);
+  }
+}
+
+class NvrPanel extends HTMLElement {
+  constructor() {
+    super();
+    this.attachShadow({ mode: "open" });
+    this._nvrs = [];
+    this._entryId = null;
+    this._day = null;
+    this._selected = [];
+    this._data = null;
+    this._days = [];
+    this._screens = [];
+    this._playback = null;
+    this._timer = null;
+  }
+
+  set hass(hass) {
+    const first = !this._hass;
+    this._hass = hass;
+    if (this._playback) this._playback.hass = hass;
+    if (first) this._start();
+  }
+
+  get hass() {
+    return this._hass;
+  }
+
+  set narrow(_value) {}
+
+  set route(_value) {}
+
+  set panel(_value) {}
+
+  connectedCallback() {
+    if (this._hass && !this._timer) this._timer = setInterval(() => this._refresh(), REFRESH_MS);
+  }
+
+  disconnectedCallback() {
+    clearInterval(this._timer);
+    this._timer = null;
+    if (this._playback) this._playback.stop();
+    this._playback = null;
+    this._screens = [];
+  }
+
+  get _tz() {
+    return (this._hass.config && this._hass.config.time_zone) || undefined;
+  }
+
+  _localDay(wall) {
+    const parts = new Intl.DateTimeFormat("en-CA", {
+      timeZone: this._tz,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+    }).formatToParts(new Date(wall * 1000));
+    const get = (type) => parts.find((p) => p.type === type).value;
+    return `${get("year")}-${get("month")}-${get("day")}`;
+  }
+
+  _format(wall) {
+    return new Intl.DateTimeFormat(language(this._hass), {
+      timeZone: this._tz,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+    }).format(new Date(wall * 1000));
+  }
+
+  async _start() {
+    this._build();
+    const params = new URLSearchParams(window.location.search);
+    const { nvrs } = await this._hass.callWS({ type: "nvr/list" });
+    this._nvrs = nvrs;
+    if (!nvrs.length) {
+      this._hint.textContent = tr(this._hass, "no_nvr");
+      return;
+    }
+    const nvr = nvrs.find((n) => n.entry_id === params.get("entry")) || nvrs[0];
+    const ids = (params.get("channels") || "").split(",").filter(Boolean);
+    const t = parseFloat(params.get("t"));
+    this._chooseNvr(nvr.entry_id, ids, Number.isFinite(t) ? t : null);
+    this.connectedCallback();
+  }
+
+  _build() {
+    const root = this.shadowRoot;
+    root.innerHTML = "";
+    const style = el("style");
+    style.textContent = STYLE;
+    const page = el("div", "page");
+    const bar = el("div", "toolbar");
+    bar.append(el("span", "title", tr(this._hass, "title")));
+    this._nvrSelect = el("select", "nvr hidden");
+    this._nvrSelect.addEventListener("change", () => this._chooseNvr(this._nvrSelect.value, [], null));
+    const day = el("span", "day");
+    this._prevDay = this._button("mdi:chevron-left", tr(this._hass, "previous_day"), () => this._shiftDay(-1));
+    this._dayButton = this._button("", "", () => this._toggleCalendar());
+    this._dayButton.classList.add("day-button");
+    this._nextDay = this._button("mdi:chevron-right", tr(this._hass, "next_day"), () => this._shiftDay(1));
+    this._calendar = el("div", "calendar hidden");
+    day.append(this._prevDay, this._dayButton, this._nextDay, this._calendar);
+    this._prevEvent = this._button("mdi:skip-previous", tr(this._hass, "previous_event"), () => this._jumpEvent(-1));
+    this._playButton = this._button("mdi:play", tr(this._hass, "play"), () => this._togglePlay());
+    this._playButton.classList.add("play");
+    this._nextEvent = this._button("mdi:skip-next", tr(this._hass, "next_event"), () => this._jumpEvent(1));
+    this._prevEvent.classList.add("previous-event");
+    this._nextEvent.classList.add("next-event");
+    this._speedButtons = SPEEDS.map((speed) => {
+      const button = this._button(`${speed}×`, `${tr(this._hass, "speed")} ${speed}×`, () => this._setSpeed(speed));
+      button.dataset.speed = String(speed);
+      return button;
+    });
+    this._selectButton = this._button(tr(this._hass, "select_span"), "", () => this._toggleSelecting());
+    this._selectButton.classList.add("select");
+    this._exportButton = this._button(tr(this._hass, "export"), "", () => this.exportChannels());
+    this._exportButton.classList.add("export");
+    bar.append(this._nvrSelect, day, this._prevEvent, this._playButton, this._nextEvent, ...this._speedButtons);
+    bar.append(el("span", "spacer"), this._selectButton, this._exportButton);
+    this._screensNode = el("div", "screens");
+    this._hint = el("div", "hint", tr(this._hass, "loading"));
+    this._status = el("div", "status");
+    this._statusTime = el("span", "time");
+    this._statusText = el("span", "text");
+    this._status.append(this._statusTime, this._statusText);
+    this._timeline = document.createElement("nvr-timeline");
+    this._timeline.locale = language(this._hass);
+    this._timeline.timeZone = this._tz;
+    this._timeline.labels = { motion: tr(this._hass, "motion"), manual: tr(this._hass, "manual") };
+    this._timeline.addEventListener("seek", (e) => this.seek(e.detail.wall));
+    this._timeline.addEventListener("select", (e) => (this._selection = [e.detail.start, e.detail.end]));
+    this._timeline.addEventListener("toggle", (e) => this._toggleChannel(e.detail.channel, e.detail.checked, e.detail.box));
+    this._screensNode.append(this._hint);
+    page.append(bar, this._screensNode, this._status, this._timeline);
+    root.append(style, page);
+    this._setSpeed(1);
+    this._updatePlayButton();
+  }
+
+  _button(text, title, onClick) {
+    const button = el("button", "", text.startsWith("mdi:") ? undefined : text);
+    if (text.startsWith("mdi:")) {
+      const icon = el("ha-icon");
+      icon.icon = text;
+      button.append(icon);
+      button.classList.add("icon");
+    }
+    if (title) {
+      button.title = title;
+      button.setAttribute("aria-label", title);
+    }
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  async _chooseNvr(entryId, ids, t) {
+    this._entryId = entryId;
+    const nvr = this._nvrs.find((n) => n.entry_id === entryId);
+    this._nvrSelect.innerHTML = "";
+    for (const n of this._nvrs) {
+      const option = el("option", "", n.name);
+      option.value = n.entry_id;
+      option.selected = n.entry_id === entryId;
+      this._nvrSelect.append(option);
+    }
+    this._nvrSelect.classList.toggle("hidden", this._nvrs.length < 2);
+    const known = nvr.channels.map((c) => c.id);
+    this._selected = ids.filter((id) => known.includes(id)).slice(0, MAX_PLAYING);
+    if (!this._selected.length) this._selected = known.slice(0, MAX_PLAYING);
+    this._day = this._localDay(t ?? Date.now() / 1000);
+    this._days = (await this._hass.callWS({ type: "nvr/timeline/days", entry_id: entryId })).days;
+    await this._loadDay();
+    if (t != null) {
+      this._timeline.focus(t, 600);
+      this.seek(t);
+    } else {
+      this._hint.textContent = tr(this._hass, "click_to_play");
+    }
+  }
+
+  async _loadDay(keepView = false) {
+    const data = await this._hass.callWS({ type: "nvr/timeline", entry_id: this._entryId, day: this._day });
+    this._data = data;
+    this._dayButton.textContent = this._day;
+    this._dayButton.classList.toggle("dim", !this._days.includes(this._day));
+    this._timeline.selected = this._selected;
+    this._timeline.setData(data, keepView);
+  }
+
+  /** A row's box ticks its channel in or out of playback. */
+  _toggleChannel(id, checked, box) {
+    if (checked && this._selected.length >= MAX_PLAYING) {
+      box.checked = false;
+      this._statusText.textContent = tr(this._hass, "too_many");
+      return;
+    }
+    this._selected = checked ? [...this._selected, id] : this._selected.filter((c) => c !== id);
+    this._timeline.selected = this._selected;
+    this._timeline.render();
+    if (this._playback && this._playback.wall != null) this.seek(this._playback.wall);
+  }
+
+  /** The ticked channels, in the order they were picked (the wall card's order when opened from it). */
+  _channelsPlaying() {
+    return this._selected.map((id) => this._data.channels.find((c) => c.id === id)).filter(Boolean);
+  }
+
+  /** Play the ticked channels from ``wall`` (epoch seconds). */
+  async seek(wall) {
+    const channels = this._channelsPlaying();
+    if (!channels.length) {
+      if (this._playback) this._playback.stop();
+      this._playback = null;
+      this._playingKey = null;
+      this._screens = [];
+      this._hint.textContent = tr(this._hass, "pick_channels");
+      this._screensNode.style.gridTemplateColumns = "";
+      this._screensNode.replaceChildren(this._hint);
+      return;
+    }
+    if (!this._playback) {
+      this._playback = new SyncPlayback(this._hass, this._entryId, (p) => this._onTick(p));
+      this._playback.nextFootage = (w) => this._nextFootage(w);
+    }
+    const key = channels.map((c) => c.id).join(",");
+    if (this._playingKey !== key || this._playback.entryId !== this._entryId) {
+      this._playingKey = key;
+      this._playback.entryId = this._entryId;
+      this._screens = channels.map((c) => new Screen(this, c));
+      const cols = channels.length === 1 ? 1 : 2;
+      this._screensNode.style.gridTemplateColumns = `repeat(${cols}, 1fr)`;
+      this._screensNode.replaceChildren(...this._screens.map((s) => s.node));
+      this._playback.wall = null;
+      await this._playback.setChannels(channels, this._screens);
+      this._playback.channels.forEach((playback, i) => {
+        if (!canDecode(channels[i].codec)) {
+          playback.unplayable = true;
+          this._screens[i].cannotPlay(channels[i].codec);
+        }
+      });
+    }
+    this._playback.seek(wall);
+    this._updatePlayButton();
+  }
+
+  _nextFootage(wall) {
+    let best = null;
+    for (const channel of this._channelsPlaying()) {
+      for (const [s, e] of channel.spans) {
+        if (e <= wall) continue;
+        const at = Math.max(s, wall);
+        if (best == null || at < best) best = at;
+        break;
+      }
+    }
+    return best;
+  }
+
+  _onTick(playback) {
+    const wall = playback.wall;
+    this._timeline.setPlayhead(wall);
+    const live = wall > Date.now() / 1000 - 5;
+    this._statusTime.textContent = this._format(wall);
+    this._statusText.textContent = live ? tr(this._hass, "live") : "";
+    const positions = playback.positions();
+    this._screens.forEach((screen, i) => {
+      const at = positions[i] && positions[i].wall;
+      screen.clock.textContent = at != null ? this._format(at).split(" ").pop() : "";
+    });
+    if (playback.speed !== this._speed) this._setSpeed(playback.speed);
+    // The playhead crossed midnight: the bar follows it to the next day, playback goes on.
+    if (this._data && (wall >= this._data.end || wall < this._data.start) && !this._loadingDay) {
+      this._loadingDay = true;
+      this._day = this._localDay(wall);
+      this._loadDay().finally(() => (this._loadingDay = false));
+    }
+  }
+
+  _setSpeed(speed) {
+    this._speed = speed;
+    if (this._playback) this._playback.setSpeed(speed);
+    for (const button of this._speedButtons) button.setAttribute("aria-pressed", String(button.dataset.speed === String(speed)));
+  }
+
+  _togglePlay() {
+    if (!this._playback || this._playback.wall == null) return;
+    this._playback.setPlaying(!this._playback.playing);
+    this._updatePlayButton();
+  }
+
+  _updatePlayButton() {
+    const playing = Boolean(this._playback && this._playback.playing);
+    this._playButton.querySelector("ha-icon").icon = playing ? "mdi:pause" : "mdi:play";
+    this._playButton.title = tr(this._hass, playing ? "pause" : "play");
+    this._playButton.setAttribute("aria-label", this._playButton.title);
+  }
+
+  _jumpEvent(direction) {
+    const wall = this._playback && this._playback.wall != null ? this._playback.wall : this._timeline.view[0];
+    const starts = this._channelsPlaying()
+      .flatMap((c) => c.events.map((e) => e.start))
+      .sort((a, b) => a - b);
+    const target =
+      direction > 0
+        ? starts.find((s) => s > wall + EVENT_LEAD)
+        : [...starts].reverse().find((s) => s < wall - EVENT_LEAD - 1);
+    if (target != null) this.seek(target - EVENT_LEAD);
+  }
+
+  async _shiftDay(days) {
+    const [y, m, d] = this._day.split("-").map(Number);
+    const date = new Date(Date.UTC(y, m - 1, d + days, 12));
+    this._day = date.toISOString().slice(0, 10);
+    await this._loadDay();
+  }
+
+  _toggleCalendar(month) {
+    const cal = this._calendar;
+    if (month === undefined && !cal.classList.contains("hidden")) {
+      cal.classList.add("hidden");
+      return;
+    }
+    const [y, m] = (month || this._day).split("-").map(Number);
+    cal.innerHTML = "";
+    const prev = this._button("mdi:chevron-left", "", () => this._toggleCalendar(this._monthOf(y, m - 1)));
+    const next = this._button("mdi:chevron-right", "", () => this._toggleCalendar(this._monthOf(y, m + 1)));
+    cal.append(prev, el("span", "month", `${y}-${String(m).padStart(2, "0")}`), next);
+    const first = new Date(Date.UTC(y, m - 1, 1));
+    const lead = (first.getUTCDay() + 6) % 7; // weeks start on Monday
+    for (let i = 0; i < lead; i++) cal.append(el("span"));
+    const length = new Date(Date.UTC(y, m, 0)).getUTCDate();
+    for (let d = 1; d <= length; d++) {
+      const iso = `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+      const button = this._button(String(d), iso, async () => {
+        cal.classList.add("hidden");
+        this._day = iso;
+        await this._loadDay();
+      });
+      button.dataset.day = iso;
+      if (!this._days.includes(iso)) button.classList.add("dim");
+      if (iso === this._day) button.classList.add("chosen");
+      cal.append(button);
+    }
+    cal.classList.remove("hidden");
+  }
+
+  _monthOf(y, m) {
+    const date = new Date(Date.UTC(y, m - 1, 1));
+    return `${date.getUTCFullYear()}-${String(date.getUTCMonth() + 1).padStart(2, "0")}-01`;
+  }
+
+  _toggleSelecting() {
+    this._timeline.selecting = !this._timeline.selecting;
+    this._selectButton.setAttribute("aria-pressed", String(this._timeline.selecting));
+    this._timeline.render();
+  }
+
+  async _refresh() {
+    if (!this._entryId || !this._data || this._data.end < Date.now() / 1000 - 3600) return;
+    await this._loadDay(true); // today: the bar grows with the footage
+  }
+
+  /** Export the selected span of ``channels`` (default: the ones playing) and download each file. */
+  async exportChannels(channels) {
+    const span = this._selection;
+    if (!span) {
+      this._statusText.textContent = tr(this._hass, "export_hint");
+      return;
+    }
+    const nvr = this._nvrs.find((n) => n.entry_id === this._entryId);
+    for (const channel of channels || this._channelsPlaying()) {
+      const entityId = (nvr.channels.find((c) => c.id === channel.id) || { entities: {} }).entities.camera;
+      if (!entityId) continue;
+      this._statusText.textContent = tr(this._hass, "exporting", { channel: channel.name });
+      try {
+        const result = await this._hass.callWS({
+          type: "call_service",
+          domain: "nvr",
+          service: "export_clip",
+          target: { entity_id: entityId },
+          service_data: { start: new Date(span[0] * 1000).toISOString(), end: new Date(span[1] * 1000).toISOString() },
+          return_response: true,
+        });
+        const clip = result.response[entityId];
+        const resolved = await this._hass.callWS({
+          type: "media_source/resolve_media",
+          media_content_id: clip.media_content_id,
+        });
+        const name = clip.path.split("/").pop();
+        const link = el("a");
+        link.href = this._hass.hassUrl ? this._hass.hassUrl(resolved.url) : resolved.url;
+        link.download = name;
+        link.className = "download";
+        this.shadowRoot.append(link);
+        link.click();
+        link.remove();
+        this._lastDownload = { name, url: link.href };
+        this._statusText.textContent = tr(this._hass, "exported", { name });
+      } catch (err) {
+        this._statusText.textContent = tr(this._hass, "export_failed", {
+          channel: channel.name,
+          error: (err && err.message) || String(err),
+        });
+      }
+    }
+  }
+}
+
+// As the wall card: define once HA's root element is, on the registry in place then.
+async function register() {
+  await window.customElements.whenDefined("home-assistant");
+  const registry = window.customElements;
+  if (!registry.get("nvr-timeline")) registry.define("nvr-timeline", NvrTimeline);
+  if (!registry.get("nvr-panel")) registry.define("nvr-panel", NvrPanel);
+}
+register();
