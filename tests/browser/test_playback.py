@@ -10,6 +10,7 @@ Screenshots go to .artifacts/browser/.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import sqlite3
 import subprocess
@@ -353,6 +354,41 @@ def test_playback_crosses_an_hour_boundary(browser: Browser, nvr_hass: Hass, rec
     )
     browser.screenshot("playback-hour-boundary")
     assert abs(after[front] - after["clock"]) <= SYNC, after
+
+
+def test_playback_goes_on_from_one_range_to_the_next(browser: Browser, nvr_hass: Hass, recorded) -> None:
+    """Each player covers a span (an hour; 20 s here) and the next is loaded ahead and swapped in on time."""
+    front = channel_id(nvr_hass, "Front door")
+    files = recorded["Front door"]
+    truths = {front: truth(nvr_hass, front)}
+    start = files[0][1] + 3
+    open_page(browser, nvr_hass, ["Front door"], t=start)
+    browser.wait("playing", lambda: shown(browser, truths), LOAD_TIMEOUT, step=0.1)
+    browser.script(PANEL + "panel._playback.rangeSeconds = 20; panel.seek(arguments[0]);", start)
+    browser.script(PANEL + "root.querySelector('button[data-speed=\"2\"]').click()")
+    browser.wait(
+        "playing again", lambda: (s := shown(browser, truths)) and s[front] < start + 5, LOAD_TIMEOUT, step=0.1
+    )
+    samples: list[tuple[float, float]] = []  # (real time, the moment the picture shows)
+    began = time.monotonic()
+    while (now := shown(browser, truths) or {}).get(front, 0) < start + 65:  # three ranges further
+        assert time.monotonic() - began < 90, f"stuck at {samples[-1:] or now}"
+        if now:
+            assert abs(now[front] - now["clock"]) <= SYNC, now
+            samples.append((time.monotonic(), now[front]))
+        time.sleep(0.1)
+    jumps = [b[1] - a[1] for a, b in itertools.pairwise(samples)]
+    assert max(jumps) < 2.5, f"playback skipped footage between ranges: {max(jumps):.2f} s"
+    assert min(jumps) >= -0.1, "playback went backwards at a swap"
+    frozen, since = 0.0, samples[0]
+    for sample in samples[1:]:
+        if sample[1] > since[1]:
+            since = sample
+        frozen = max(frozen, sample[0] - since[0])
+    assert frozen < 1.5, f"the picture stood still for {frozen:.1f} s"
+    players = PANEL + "return root.querySelectorAll('.screen ha-hls-player').length"
+    assert browser.script(players) <= 2, "old players are removed"
+    browser.screenshot("playback-ranges")
 
 
 def test_export_downloads_the_selected_span(browser: Browser, nvr_hass: Hass, recorded, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@
 
 import { language } from "./nvr-wall-card.js";
 import { NvrTimeline } from "./nvr-timeline.js";
-import { SyncPlayback } from "./nvr-playback.js";
+import { SyncPlayback, ensureHlsPlayer } from "./nvr-playback.js";
 
 // STRINGS-BEGIN
 const STRINGS = {
@@ -219,7 +219,12 @@ class NvrPanel extends HTMLElement {
 
   set narrow(_value) {}
 
-  set route(_value) {}
+  /** HA sets the route on every navigation: a new query (the wall card's button again) plays what it asks. */
+  set route(_value) {
+    const search = window.location.search;
+    if (!this._started || search === this._search || window.location.pathname !== "/nvr") return;
+    this._applyQuery();
+  }
 
   set panel(_value) {}
 
@@ -232,6 +237,7 @@ class NvrPanel extends HTMLElement {
     this._timer = null;
     if (this._playback) this._playback.stop();
     this._playback = null;
+    this._playingKey = null;
     this._screens = [];
   }
 
@@ -265,18 +271,26 @@ class NvrPanel extends HTMLElement {
 
   async _start() {
     this._build();
-    const params = new URLSearchParams(window.location.search);
+    ensureHlsPlayer(); // HA's player is loaded on demand: have it ready before the first click
     const { nvrs } = await this._hass.callWS({ type: "nvr/list" });
     this._nvrs = nvrs;
     if (!nvrs.length) {
       this._hint.textContent = tr(this._hass, "no_nvr");
       return;
     }
-    const nvr = nvrs.find((n) => n.entry_id === params.get("entry")) || nvrs[0];
+    this._started = true;
+    await this._applyQuery();
+    this.connectedCallback();
+  }
+
+  /** ?entry=…&channels=a,b&t=<epoch>: the NVR, the channels to play and the moment to play from. */
+  async _applyQuery() {
+    this._search = window.location.search;
+    const params = new URLSearchParams(this._search);
+    const nvr = this._nvrs.find((n) => n.entry_id === params.get("entry")) || this._nvrs[0];
     const ids = (params.get("channels") || "").split(",").filter(Boolean);
     const t = parseFloat(params.get("t"));
-    this._chooseNvr(nvr.entry_id, ids, Number.isFinite(t) ? t : null);
-    this.connectedCallback();
+    await this._chooseNvr(nvr.entry_id, ids, Number.isFinite(t) ? t : null);
   }
 
   _build() {
@@ -350,6 +364,12 @@ class NvrPanel extends HTMLElement {
   }
 
   async _chooseNvr(entryId, ids, t) {
+    if (this._playback && this._entryId !== entryId) {
+      this._playback.stop();
+      this._playback = null;
+      this._playingKey = null;
+      this._screensNode.replaceChildren(this._hint);
+    }
     this._entryId = entryId;
     const nvr = this._nvrs.find((n) => n.entry_id === entryId);
     this._nvrSelect.innerHTML = "";
@@ -417,6 +437,7 @@ class NvrPanel extends HTMLElement {
     if (!this._playback) {
       this._playback = new SyncPlayback(this._hass, this._entryId, (p) => this._onTick(p));
       this._playback.nextFootage = (w) => this._nextFootage(w);
+      this._playback.hasFootage = (channel, start, end) => this._hasFootage(channel, start, end);
     }
     const key = channels.map((c) => c.id).join(",");
     if (this._playingKey !== key || this._playback.entryId !== this._entryId) {
@@ -437,6 +458,13 @@ class NvrPanel extends HTMLElement {
     }
     this._playback.seek(wall);
     this._updatePlayButton();
+  }
+
+  _hasFootage(channelId, start, end) {
+    const data = this._data;
+    if (!data || start < data.start || end > data.end + 3600) return true; // beyond the day shown: not known
+    const channel = data.channels.find((c) => c.id === channelId);
+    return !channel || channel.spans.some(([s, e]) => s < end && e > start) || end > data.now;
   }
 
   _nextFootage(wall) {

@@ -12,6 +12,7 @@
 
 export const RANGE_SECONDS = 3600;
 const PRELOAD_BEFORE_END = 90;
+const MIN_FINISHED_RANGE = 20; // seconds
 const TICK_MS = 200;
 const SEEK_DRIFT = 1.0; // seconds off the clock: seek
 const NUDGE_DRIFT = 0.08; // seconds off the clock: nudge the rate
@@ -111,7 +112,7 @@ function rangePath(entryId, channel, start, end) {
   return `/api/nvr/${entryId}/${channel}/range/${Math.floor(start)}-${Math.ceil(end)}.m3u8`;
 }
 
-async function ensureHlsPlayer() {
+export async function ensureHlsPlayer() {
   if (customElements.get("ha-hls-player")) return;
   if (window.loadCardHelpers) {
     const helpers = await window.loadCardHelpers();
@@ -122,7 +123,7 @@ async function ensureHlsPlayer() {
 
 /** One range of one channel in one ha-hls-player. */
 class RangePlayer {
-  constructor(hass, entryId, channel, start, end, host) {
+  constructor(hass, entryId, channel, start, end, host, expected, kick) {
     this.start = start;
     this.end = end;
     this.map = null;
@@ -133,18 +134,24 @@ class RangePlayer {
     this.element.playsInline = true;
     this.element.hass = hass; // HA 2025 reads it; HA 2026 takes what it needs from its context
     host.append(this.element);
-    this.ready = this._load(hass, entryId, channel);
+    this._kick = kick;
+    this._load(hass, entryId, channel, expected);
   }
 
-  async _load(hass, entryId, channel) {
+  /** Sign the playlist's path, then load it in the player and read its map at the same time.
+   * Where the timeline shows no footage (``expected`` false), the player waits for the map: an
+   * empty range would only make it retry a 404. */
+  async _load(hass, entryId, channel, expected) {
     const signed = await hass.callWS({
       type: "auth/sign_path",
       path: rangePath(entryId, channel, this.start, this.end),
       expires: SIGN_SECONDS,
     });
     this.url = hass.hassUrl ? hass.hassUrl(signed.path) : signed.path;
+    if (expected) this.element.url = this.url;
     await this.refresh();
     if (this.map && this.map.parts.length) this.element.url = this.url;
+    this._kick();
   }
 
   async refresh() {
@@ -164,7 +171,13 @@ class RangePlayer {
 
   get video() {
     const root = this.element.shadowRoot;
-    return root ? root.querySelector("video") : null;
+    const video = root ? root.querySelector("video") : null;
+    if (video && !video._nvrWatched) {
+      // The clock reacts at once when a picture is ready, not at its next tick.
+      video._nvrWatched = true;
+      for (const name of ["loadedmetadata", "loadeddata", "canplay", "seeked"]) video.addEventListener(name, this._kick);
+    }
+    return video;
   }
 
   /** The player's own error (e.g. a codec the browser cannot decode). */
@@ -208,7 +221,14 @@ class ChannelPlayback {
   _range(wall) {
     const { hass, entryId } = this.controller;
     const start = Math.floor(wall);
-    return new RangePlayer(hass, entryId, this.channel.id, start, start + RANGE_SECONDS, this.tile.media);
+    let end = start + this.controller.rangeSeconds;
+    // A range up to now, not beyond, when that is long enough: a finished (VOD) playlist starts at
+    // its first part, while a live one makes HA's player fetch its newest part first. The next
+    // range, loaded in the background, is the live one.
+    const now = Math.floor(this.controller.now()) - 1;
+    if (end > now && now - start >= MIN_FINISHED_RANGE) end = now;
+    const expected = this.controller.hasFootage(this.channel.id, start, end);
+    return new RangePlayer(hass, entryId, this.channel.id, start, end, this.tile.media, expected, this.controller.kick);
   }
 
   dispose() {
@@ -248,12 +268,22 @@ class ChannelPlayback {
     // A range's footage may end before the range does (and a live range's grows): the next range
     // is wanted once the clock nears the end of the footage this one can still show.
     const shown = player.map.live ? player.end : Math.min(player.end, player.map.end ?? player.start);
-    if (!this.standby && wall > shown - PRELOAD_BEFORE_END && player.end < this.controller.now() + RANGE_SECONDS) {
+    const { rangeSeconds } = this.controller;
+    const preload = Math.min(PRELOAD_BEFORE_END, rangeSeconds / 2);
+    if (!this.standby && wall > shown - preload && player.end < this.controller.now() + rangeSeconds) {
       // The next range starts a few seconds early: its first part then shows the moment of the swap.
       this.standby = this._range(player.end - 10);
       this.standby.element.classList.add("standby");
     }
     const next = this.standby;
+    // Have the standby player load the moment of the swap (where this range's footage ends), so the
+    // swap shows its next picture at once.
+    const swapAt = player.map.end ?? player.end;
+    const early = next && next.map && next.video;
+    if (early && !next.prepared && early.readyState >= 1 && next.map.posAt(swapAt) != null) {
+      early.currentTime = next.map.posAt(swapAt);
+      next.prepared = true;
+    }
     if (next && next.map && !player.covers(wall) && next.covers(wall)) {
       player.destroy();
       next.element.classList.remove("standby");
@@ -305,6 +335,7 @@ export class SyncPlayback {
     this.entryId = entryId;
     this.onTick = onTick;
     this.channels = [];
+    this.rangeSeconds = RANGE_SECONDS; // each player's span; the next one is loaded as the clock nears its end
     this.speed = 1;
     this.playing = false;
     this.wall = null;
@@ -312,6 +343,15 @@ export class SyncPlayback {
     this._last = null;
     this._timer = null;
     this._refreshing = 0;
+    this._kicked = false;
+    this.kick = () => {
+      if (this._kicked) return;
+      this._kicked = true;
+      setTimeout(() => {
+        this._kicked = false;
+        this._tick();
+      }, 0);
+    };
   }
 
   now() {
@@ -395,6 +435,11 @@ export class SyncPlayback {
     for (const playback of this.channels) playback.follow(wall, playback === leader);
     if (this._refreshing++ % 25 === 0) this._refreshLive();
     if (this.onTick) this.onTick(this);
+  }
+
+  /** Whether the page's timeline shows footage of ``channel`` in [start, end) (set by the page). */
+  hasFootage(_channel, _start, _end) {
+    return true;
   }
 
   /** Where the page's timeline shows footage next (set by the page; null: not known). */
