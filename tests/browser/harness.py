@@ -123,6 +123,15 @@ class Hass:
     def ws(self, msg_type: str, **payload: Any) -> Any:
         return asyncio.run(self.async_ws(msg_type, **payload))
 
+    def call(self, domain: str, service: str, **data: Any) -> None:
+        """Call an action over the REST API."""
+
+        async def call() -> None:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+                await self.api(session).post(f"/api/services/{domain}/{service}", data)
+
+        asyncio.run(call())
+
     def states(self) -> dict[str, dict[str, Any]]:
         return asyncio.run(self.async_states())
 

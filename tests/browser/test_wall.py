@@ -5,7 +5,6 @@ Screenshots of each case are kept in .artifacts/browser/ (look at them).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -44,13 +43,7 @@ def playing(browser: Browser, names: list[str], seconds: float = 1.0) -> bool:
 
 
 def service(hass: Hass, domain: str, name: str, **data: Any) -> None:
-    async def call() -> None:
-        import aiohttp
-
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-            await hass.api(session).post(f"/api/services/{domain}/{name}", data)
-
-    asyncio.run(call())
+    hass.call(domain, name, **data)
 
 
 def state(hass: Hass, entity_id: str) -> str | None:

@@ -80,7 +80,9 @@ def test_manual_recording_in_off_mode(recording_server, tmp_path: Path) -> None:
         wait_for(lambda: rec.status.recording and rec.status.manual, 3)
         wait_for(lambda: not rec.status.recording, 4)
         first_stop = time.time()
-        assert first_stop - started == pytest.approx(1.5, abs=0.6)
+        # Not before its duration; how long the status takes to follow depends on the machine's load,
+        # so the end is checked on what was written (below), not on the clock here.
+        assert first_stop - started >= 1.5 - SLACK
         assert not rec.status.manual
         time.sleep(0.5)
         second = time.time()
