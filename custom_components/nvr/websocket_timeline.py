@@ -40,11 +40,20 @@ def async_register_timeline_websocket(hass: HomeAssistant) -> None:
     websocket_api.async_register_command(hass, ws_timeline_days)
 
 
+ENGLISH = {
+    "nvr_not_found": "There is no loaded NVR with this id.",
+    "channel_not_found": "There is no channel {channel} in this NVR.",
+    "invalid_day": "The day must be a date such as 2026-12-02.",
+    "invalid_span": "The span must end after it starts and last at most {max_days} days.",
+}
+"""The errors' English text (strings.json has them all, for translation by key)."""
+
+
 def _error(connection: websocket_api.ActiveConnection, msg_id: int, code: str, key: str, **placeholders: str) -> None:
     connection.send_error(
         msg_id,
         code,
-        key.replace("_", " "),
+        ENGLISH[key].format(**placeholders),
         translation_key=key,
         translation_domain=DOMAIN,
         translation_placeholders=placeholders or None,

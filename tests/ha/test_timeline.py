@@ -8,6 +8,7 @@ reaches now, an NVR recording the live feed.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import shutil
 import time
@@ -33,6 +34,8 @@ from .playback_support import (
     record_footage,
     setup_playback_entry,
 )
+
+STRINGS = json.loads((Path(__file__).parents[2] / "custom_components/nvr/strings.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +152,8 @@ async def test_bad_input_gets_a_translated_error(
         assert not answer["success"], payload
         assert answer["error"]["code"] == code, answer
         assert answer["error"]["translation_key"] == key and answer["error"]["translation_domain"] == DOMAIN
+        english = STRINGS["exceptions"][key]["message"]
+        assert answer["error"]["message"] == english.format(**(answer["error"].get("translation_placeholders") or {}))
     answer = await _ws(client, type="nvr/timeline", entry_id=entry.entry_id, day="2026-12-01", start=1, end=2)
     assert not answer["success"] and answer["error"]["code"] == "invalid_format"
     answer = await _ws(client, type="nvr/timeline/days", entry_id="nope")
