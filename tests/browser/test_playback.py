@@ -24,6 +24,7 @@ import pytest
 from rtsp_peer import RtspServer, live_mount, make_clip, read_frame_code
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+from support import wait_for
 
 from .browser import DEEP, Browser
 from .conftest import WALL, Feeds
@@ -130,11 +131,8 @@ def common_footage(hass: Hass, first: str, second: str, seconds: float = 30.0) -
         found = [max(a[0], b[0]) for a in spans[0] for b in spans[1] if min(a[1], b[1]) - max(a[0], b[0]) >= seconds]
         return max(found) if found else None
 
-    deadline = time.monotonic() + FOOTAGE_WAIT
-    while (start := overlap()) is None:
-        assert time.monotonic() < deadline, "no footage in common"
-        time.sleep(2)
-    return start
+    wait_for(lambda: overlap() is not None, FOOTAGE_WAIT, step=2)
+    return overlap()
 
 
 def channel_id(hass: Hass, name: str) -> str:
@@ -143,18 +141,16 @@ def channel_id(hass: Hass, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def recorded(nvr_hass: Hass) -> dict[str, list]:
-    """Wait until Front door and Driveway have two finished files each, and Front door and Garage 30 s in common."""
-    deadline = time.monotonic() + FOOTAGE_WAIT
+    """Wait until Front door and Driveway have two finished files each."""
     found: dict[str, list] = {}
-    while time.monotonic() < deadline:
-        found = {
-            name: [s for s in segments(nvr_hass, channel_id(nvr_hass, name)) if s[4]]
-            for name in ("Front door", "Driveway")
-        }
-        if all(len(v) >= 2 for v in found.values()):
-            return found
-        time.sleep(2)
-    raise AssertionError(f"no footage to play within {FOOTAGE_WAIT} s: {found}")
+
+    def ready() -> bool:
+        for name in ("Front door", "Driveway"):
+            found[name] = [s for s in segments(nvr_hass, channel_id(nvr_hass, name)) if s[4]]
+        return all(len(v) >= 2 for v in found.values())
+
+    wait_for(ready, FOOTAGE_WAIT, step=2)
+    return found
 
 
 def open_page(browser: Browser, hass: Hass, names: list[str], t: float | None = None, language: str = "en") -> None:
