@@ -47,8 +47,9 @@ import numpy as np  # noqa: E402
 from common import OUT, cpu_seconds, free_port, live_feed, p50, p95, summary, wait_until  # noqa: E402
 from motion_feed import make_motion_clip  # noqa: E402
 
+from custom_components.nvr.engine.motion.decoding import THREADED_PIXELS  # noqa: E402
 from custom_components.nvr.engine.motion.settings import MotionConfig, MotionSettings  # noqa: E402
-from custom_components.nvr.engine.motion.worker import THREADED_PIXELS, MotionWorker  # noqa: E402
+from custom_components.nvr.engine.motion.worker import MotionWorker  # noqa: E402
 from custom_components.nvr.engine.stream.reader import StreamReader  # noqa: E402
 from custom_components.nvr.engine.stream.source import StreamSource  # noqa: E402
 

@@ -318,8 +318,11 @@ async def finish_onboarding(api: Api) -> None:
 # --------------------------------------------------------------------------
 
 
-async def ensure_nvr(api: Api) -> str:
-    """Return the entry_id of the NVR, creating it with the config flow."""
+async def ensure_nvr(api: Api, discover_devices: bool = True) -> str:
+    """Return the entry_id of the NVR, creating it with the config flow.
+
+    ``discover_devices`` off: no WS-Discovery probe goes out (the browser tests).
+    """
     entries = await api.get("/api/config/config_entries/entry?domain=nvr")
     if entries:
         return entries[0]["entry_id"]
@@ -328,7 +331,7 @@ async def ensure_nvr(api: Api) -> str:
     defaults = {f["name"]: f.get("default") for f in form.get("data_schema", [])}
     answer = await api.post(
         f"/api/config/config_entries/flow/{form['flow_id']}",
-        {"name": NVR_NAME, "storage_path": defaults.get("storage_path")},
+        {"name": NVR_NAME, "storage_path": defaults.get("storage_path"), "discover_devices": discover_devices},
     )
     if answer.get("type") != "create_entry":
         raise SetupError(f"The NVR config flow did not create an entry: {answer}")

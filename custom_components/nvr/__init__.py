@@ -20,7 +20,9 @@ from homeassistant.helpers.typing import ConfigType
 from .caption import async_follow_language, async_update_caption
 from .channels import async_start_channel, async_stop_channel, channel_name, remember_channel
 from .const import (
+    CONF_DISCOVER_DEVICES,
     CONF_STORAGE_PATH,
+    DEFAULT_DISCOVER_DEVICES,
     DOMAIN,
     MANUFACTURER,
     PRUNE_INTERVAL,
@@ -29,6 +31,8 @@ from .const import (
     motion_signal,
     storage_signal,
 )
+from .device_discovery import async_start_discovery
+from .device_runtime import async_start_device, async_stop_device, device_settings, linked_channels
 from .entity import async_add_channel_entities
 from .frontend import async_setup_frontend
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
@@ -36,7 +40,9 @@ from .runtime import (
     ChannelRuntime,
     NvrConfigEntry,
     NvrData,
+    channel_data,
     channel_subentries,
+    device_subentries,
     motion_config,
     open_archive,
     prune,
@@ -108,6 +114,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
         await hass.async_add_executor_job(start_snapshot_threads, data.snapshots)
         data.removed = await hass.async_add_executor_job(removed_channels, data)
         await asyncio.gather(*(async_start_channel(hass, entry, s) for s in channel_subentries(entry)))
+        for subentry in device_subentries(entry):  # their HA devices exist before the channels' entities
+            async_start_device(hass, entry, subentry)
     except Exception:
         await hass.async_add_executor_job(stop_all, data)
         raise
@@ -135,6 +143,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     data.unsubs.append(async_track_time_interval(hass, _async_prune_tick, timedelta(seconds=PRUNE_INTERVAL)))
     if data.archive is not None:
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
+    if entry.options.get(CONF_DISCOVER_DEVICES, DEFAULT_DISCOVER_DEVICES):
+        async_start_discovery(hass, entry)
 
     async def _async_stop_on_shutdown(_event: Event) -> None:
         # HA does not unload entries when it stops; end readers and recorders cleanly.
@@ -150,6 +160,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     """Stop the channels and recorders and unload the entities."""
     data = entry.runtime_data
     _cancel_timers(data)
+    for device_id in list(data.devices):
+        await async_stop_device(hass, entry, device_id)
     unload_ok = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     for runtime in data.channels.values():
         runtime.issues.async_clear()
@@ -202,8 +214,14 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
     A new channel is started and gets its entities; a deleted one is stopped
     (HA removes its entities and device); a channel whose streams changed is
     rebuilt; a rename and recording or motion settings apply live. A new
-    storage folder reloads the whole NVR.
+    storage folder reloads the whole NVR. Connected devices are started,
+    stopped or restarted the same way.
     """
+    async with entry.runtime_data.update_lock:  # one flow may add a device and many channels at once
+        await _async_follow_changes(hass, entry)
+
+
+async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
     data = entry.runtime_data
     if os.path.normpath(entry.data[CONF_STORAGE_PATH]) != os.path.normpath(data.storage_path):
         await hass.config_entries.async_reload(entry.entry_id)
@@ -212,6 +230,13 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
     if data.archive is not None and data.archive.pruner.policy != policy:
         data.archive.set_policy(policy)
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
+    devices = {s.subentry_id: s for s in device_subentries(entry)}
+    for device_id, runtime in list(data.devices.items()):
+        if device_id not in devices or runtime.settings != device_settings(devices[device_id]):
+            await async_stop_device(hass, entry, device_id)
+    for device_id, subentry in devices.items():
+        if device_id not in data.devices:
+            async_start_device(hass, entry, subentry)  # registers its HA device before new channels' entities
     wanted = {s.subentry_id: s for s in channel_subentries(entry)}
     before = {sid: runtime.name for sid, runtime in data.channels.items()}
     for subentry_id in [s for s in data.channels if s not in wanted]:
@@ -222,7 +247,7 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
             data.removed = await hass.async_add_executor_job(removed_channels, data)
     for subentry_id, subentry in wanted.items():
         runtime = data.channels.get(subentry_id)
-        if runtime is not None and runtime.stream_data != stream_part(subentry.data):
+        if runtime is not None and runtime.stream_data != stream_part(channel_data(entry, subentry)):
             _LOGGER.debug("Streams of channel %s changed; restarting it", runtime.name)
             await async_stop_channel(hass, entry, subentry_id)
             runtime = None
@@ -230,6 +255,8 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
             async_add_channel_entities(entry, await async_start_channel(hass, entry, subentry))
             continue
         _async_apply_live_settings(hass, entry, subentry, runtime)
+    for device_id, device in data.devices.items():
+        device.channels = linked_channels(entry, device_id)
     if before != {sid: runtime.name for sid, runtime in data.channels.items()}:
         async_dispatcher_send(hass, channels_signal())
 

@@ -56,6 +56,7 @@ from .runtime import (
     ChannelRuntime,
     MotionState,
     NvrConfigEntry,
+    channel_data,
     motion_config,
     recorder_settings,
     sources_from_data,
@@ -171,6 +172,7 @@ def remember_channel(index: RecordingIndex, channel: str, name: str, settings: R
 
 def _build_and_start(
     subentry: ConfigSubentry,
+    data: Mapping[str, Any],
     name: str,
     archive: Archive | None,
     settings: RecorderSettings,
@@ -197,7 +199,7 @@ def _build_and_start(
         )
     root = archive.root if archive is not None else None
     worker = MotionWorker(sid, motion, recorder=recorder, root=root, on_event=on_motion, label=name)
-    main, sub = sources_from_data(subentry.data)
+    main, sub = sources_from_data(data)
     config = ChannelConfig(key=sid[-8:], name=name, main=main, sub=sub)
     channel = Channel(config, on_status, recorder, worker, stills, relay, relay_formats(subentry.data))
     # Recorder first, so the first packets of the stream have somewhere to go.
@@ -223,9 +225,11 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
     on_recorder = (
         _recorder_callback(hass, entry.entry_id, sid, recording_issues) if recording_issues is not None else None
     )
+    stream_data = channel_data(entry, subentry)
     channel, worker, recorder = await hass.async_add_executor_job(
         _build_and_start,
         subentry,
+        stream_data,
         name,
         archive,
         recorder_settings(entry.options, subentry.data),
@@ -245,7 +249,7 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         issues=issues,
         recorder=recorder,
         recording_issues=recording_issues,
-        stream_data=stream_part(subentry.data),
+        stream_data=stream_part(stream_data),
     )
     data.channels[sid] = runtime
     return runtime

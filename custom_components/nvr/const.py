@@ -93,6 +93,7 @@ MOTION_KEYS: Final = frozenset(
         CONF_MOTION_ZONES,
         CONF_MOTION_MASKS,
         CONF_MOTION_LOW_POWER,
+        "motion_source",
     }
 )
 """Channel settings applied to a running motion detector, without a reload."""
@@ -118,3 +119,38 @@ def channels_signal() -> str:
 def storage_signal(entry_id: str) -> str:
     """Dispatcher signal sent when an NVR's storage figures were refreshed."""
     return f"{DOMAIN}_storage_{entry_id}"
+
+
+# Devices: a recorder or camera connected once (a "device" subentry); its channels link to it.
+SUBENTRY_DEVICE: Final = "device"
+CONF_PROTOCOL: Final = "protocol"
+CONF_DEVICE: Final = "device"
+"""A channel's device: the device subentry's id (its credentials are the channel's)."""
+CONF_DEVICE_CHANNEL: Final = "device_channel"
+"""The device's own id of the channel (ISAPI channel number, ONVIF video source token)."""
+CONF_SERIAL: Final = "serial"
+CONF_MODEL: Final = "model"
+CONF_MANUFACTURER: Final = "manufacturer"
+CONF_FIRMWARE: Final = "firmware"
+CONF_MOTION_SOURCE: Final = "motion_source"
+"""Per channel: "local" (the detector here), "camera" (the device's events) or "both"."""
+MOTION_SOURCES: Final = ("local", "camera", "both")
+DEFAULT_MOTION_SOURCE: Final = "local"
+DEFAULT_DEVICE_MOTION_SOURCE: Final = "both"
+"""What "Connect a device" sets: the camera's events, and the detector for cameras without them."""
+CONF_DISCOVER_DEVICES: Final = "discover_devices"
+"""NVR option: look for ONVIF devices on the LAN (WS-Discovery) and offer them."""
+DEFAULT_DISCOVER_DEVICES: Final = True
+DISCOVERY_INTERVAL: Final = 3600.0
+"""Seconds between WS-Discovery scans."""
+DEVICE_TIMEOUT: Final = 10.0
+"""Seconds a device may take to answer the flow."""
+DEVICE_EVENTS_GRACE: Final = 60.0
+"""Seconds a device's event stream may be down before a repair issue is raised."""
+EVENT_DEVICE: Final = "nvr_device_event"
+"""Bus event fired for a device's line crossing, intrusion, video loss and tamper reports."""
+
+
+def device_event_signal(entry_id: str, subentry_id: str) -> str:
+    """Dispatcher signal carrying a channel's DeviceEvent (line crossing, intrusion, video loss, tamper)."""
+    return f"{DOMAIN}_device_event_{entry_id}_{subentry_id}"

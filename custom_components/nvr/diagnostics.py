@@ -9,11 +9,12 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_MAIN_URL, CONF_SUB_URL
+from .const import CONF_MAIN_URL, CONF_SERIAL, CONF_SUB_URL
 from .engine import redact
-from .runtime import NvrConfigEntry, channel_subentries
+from .runtime import NvrConfigEntry, channel_subentries, device_subentries
 
 TO_REDACT = {CONF_USERNAME, CONF_PASSWORD}
+DEVICE_REDACT = {CONF_USERNAME, CONF_PASSWORD, CONF_SERIAL}
 
 
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConfigEntry) -> dict[str, Any]:
@@ -51,6 +52,19 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
                 "recording": recording,
             }
         )
+    devices = []
+    for subentry in device_subentries(entry):
+        device = entry.runtime_data.devices.get(subentry.subentry_id)
+        devices.append(
+            {
+                "subentry_id": subentry.subentry_id,
+                "title": subentry.title,
+                "config": async_redact_data(dict(subentry.data), DEVICE_REDACT),
+                "events": None
+                if device is None
+                else {"connected": device.connected, "reason": device.reason, "channels": device.channels},
+            }
+        )
     runtime = entry.runtime_data
     storage: dict[str, Any] = {
         "folder": runtime.storage_path,
@@ -66,5 +80,6 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
             "options": dict(entry.options),
         },
         "storage": storage,
+        "devices": devices,
         "channels": channels,
     }

@@ -13,7 +13,8 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, MANUFACTURER, motion_signal, recording_signal, status_signal
+from .const import CONF_DEVICE, DOMAIN, MANUFACTURER, motion_signal, recording_signal, status_signal
+from .device_runtime import device_identifier
 from .engine import MAIN, MotionUpdate, Recorder, RecorderStatus, StreamStatus
 from .runtime import ChannelRuntime, MotionState, NvrConfigEntry
 
@@ -58,13 +59,16 @@ def _add_entities(
 
 
 def channel_device_info(entry: NvrConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
-    """The device of one channel, linked to the NVR's device."""
+    """The device of one channel, linked to its recorder or camera when it has one, else to the NVR."""
+    device_id = subentry.data.get(CONF_DEVICE)
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
         name=subentry.title,
         manufacturer=MANUFACTURER,
         model="Channel",
-        via_device=(DOMAIN, entry.entry_id),
+        via_device=device_identifier(entry.entry_id, device_id)
+        if device_id in entry.subentries
+        else (DOMAIN, entry.entry_id),
     )
 
 

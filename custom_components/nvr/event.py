@@ -1,13 +1,20 @@
-"""The "Motion" event entity of each channel: motion_start and motion_end."""
+"""The "Motion" event entity of each channel: motion_start and motion_end.
+
+A connected device's channel also fires what the camera itself reports:
+line_crossing, intrusion, video_loss and tamper.
+"""
 
 from __future__ import annotations
 
 from homeassistant.components.event import EventEntity
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from .const import CONF_DEVICE, device_event_signal
+from .devices.model import EVENT_INTRUSION, EVENT_LINE_CROSSING, EVENT_TAMPER, EVENT_VIDEO_LOSS, DeviceEvent
 from .engine import MotionUpdate
 from .entity import NvrMotionEntity, async_setup_channel_entities
 from .runtime import ChannelRuntime, NvrConfigEntry
@@ -15,6 +22,7 @@ from .runtime import ChannelRuntime, NvrConfigEntry
 PARALLEL_UPDATES = 0
 
 EVENT_TYPES = ["motion_start", "motion_end"]
+DEVICE_EVENT_TYPES = [EVENT_LINE_CROSSING, EVENT_INTRUSION, EVENT_VIDEO_LOSS, EVENT_TAMPER]
 
 
 async def async_setup_entry(
@@ -31,13 +39,29 @@ async def async_setup_entry(
 class MotionEventEntity(NvrMotionEntity, EventEntity):
     """Fires motion_start and motion_end with the event's id, times, score and snapshot."""
 
-    _attr_event_types = EVENT_TYPES
     _attr_translation_key = "motion"
 
     def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime) -> None:
         """Create the event entity of one channel."""
         super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_motion_event"
+        self._from_device = bool(subentry.data.get(CONF_DEVICE))
+        self._attr_event_types = EVENT_TYPES + DEVICE_EVENT_TYPES if self._from_device else EVENT_TYPES
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow what the channel's device reports."""
+        await super().async_added_to_hass()
+        if self._from_device:
+            self.async_on_remove(
+                async_dispatcher_connect(
+                    self.hass, device_event_signal(self._entry_id, self._subentry_id), self._async_device_event
+                )
+            )
+
+    @callback
+    def _async_device_event(self, event: DeviceEvent) -> None:
+        self._trigger_event(event.kind, {"start": dt_util.utc_from_timestamp(event.time).isoformat()})
+        self.async_write_ha_state()
 
     @callback
     def _async_motion_update(self, update: MotionUpdate | None) -> None:

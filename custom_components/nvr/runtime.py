@@ -8,6 +8,7 @@ live here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import CALLBACK_TYPE
 
 from .const import (
+    CONF_DEVICE,
     CONF_EVENT_RETAIN_DAYS,
     CONF_MAIN_URL,
     CONF_MAX_STORAGE_GB,
@@ -33,6 +35,7 @@ from .const import (
     CONF_MOTION_MIN_AREA,
     CONF_MOTION_OFF_DELAY,
     CONF_MOTION_SENSITIVITY,
+    CONF_MOTION_SOURCE,
     CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
@@ -51,6 +54,7 @@ from .const import (
     DEFAULT_MOTION_MIN_AREA,
     DEFAULT_MOTION_OFF_DELAY,
     DEFAULT_MOTION_SENSITIVITY,
+    DEFAULT_MOTION_SOURCE,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
     DEFAULT_RECORDING_MODE,
@@ -62,6 +66,7 @@ from .const import (
     RECORDER_STOP_TIMEOUT,
     RECORDING_KEYS,
     SUBENTRY_CHANNEL,
+    SUBENTRY_DEVICE,
 )
 from .engine import (
     Archive,
@@ -83,6 +88,7 @@ from .engine import (
 if TYPE_CHECKING:
     from homeassistant.helpers.entity import Entity
 
+    from .device_runtime import DeviceRuntime
     from .repairs import ChannelIssues, RecordingIssues
 
 _LOGGER = logging.getLogger(__name__)
@@ -167,6 +173,10 @@ class NvrData:
     io_lock: threading.Lock = field(default_factory=threading.Lock)
     """Serializes pruning, storage figures and closing the archive."""
     stopped: bool = False
+    devices: dict[str, DeviceRuntime] = field(default_factory=dict)
+    """Connected devices (their event streams) by subentry id."""
+    update_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serializes the update listener: a flow that adds several channels calls it once per channel."""
 
 
 type NvrConfigEntry = ConfigEntry[NvrData]
@@ -179,6 +189,21 @@ LIVE_KEYS = RECORDING_KEYS | MOTION_KEYS | {CONF_NAME, CONF_STREAM_FORMATS}
 def channel_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
     """The entry's channel subentries."""
     return [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_CHANNEL]
+
+
+def device_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
+    """The entry's device subentries (connected recorders and cameras)."""
+    return [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_DEVICE]
+
+
+def channel_data(entry: ConfigEntry, subentry: ConfigSubentry) -> dict[str, Any]:
+    """A channel's data with its device's credentials (a device's channels store none of their own)."""
+    data = dict(subentry.data)
+    device = entry.subentries.get(data.get(CONF_DEVICE) or "")
+    if device is not None:
+        data[CONF_USERNAME] = device.data.get(CONF_USERNAME, "")
+        data[CONF_PASSWORD] = device.data.get(CONF_PASSWORD, "")
+    return data
 
 
 def stream_part(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,7 +274,9 @@ def motion_config(data: Mapping[str, Any]) -> MotionConfig:
     except (TypeError, ValueError) as err:  # hand-edited storage: detect with the defaults
         _LOGGER.warning("Invalid motion settings, using the defaults: %s", err)
         settings = MotionSettings()
-    return MotionConfig(settings, enabled=enabled, low_power=low_power)
+    source = data.get(CONF_MOTION_SOURCE, DEFAULT_MOTION_SOURCE)
+    local, camera = source != "camera", source != "local" and bool(data.get(CONF_DEVICE))
+    return MotionConfig(settings, enabled=enabled, low_power=low_power, local=local, camera=camera)
 
 
 def removed_channels(data: NvrData) -> dict[str, RemovedChannel]:

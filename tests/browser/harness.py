@@ -95,7 +95,9 @@ class Hass:
                 await develop_setup.onboard_or_login(api)
                 self.token = api.token
                 await develop_setup.wait_running(api, seconds=START_TIMEOUT)
-                self.entry_id = await develop_setup.ensure_nvr(api)
+                self.entry_id = await develop_setup.ensure_nvr(
+                    api, discover_devices=False
+                )  # no probe leaves the machine
                 for channel in channels:
                     await develop_setup.add_channel(api, self.entry_id, channel)
                 deadline = time.monotonic() + 60

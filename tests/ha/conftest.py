@@ -99,3 +99,19 @@ async def live_entry(hass: HomeAssistant, make_entry, rtsp_server) -> MockConfig
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+@pytest.fixture(autouse=True)
+def no_lan_discovery(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """No WS-Discovery probe leaves the machine: the NVR's scan finds nothing (tests/devices probes in a netns).
+
+    Returns the list the scans are counted in.
+    """
+    scans: list[int] = []
+
+    def _scan(timeout: float = 3.0) -> list[Any]:
+        scans.append(1)
+        return []
+
+    monkeypatch.setattr("custom_components.nvr.devices.discovery.discover_onvif", _scan)
+    return scans

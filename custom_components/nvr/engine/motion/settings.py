@@ -78,3 +78,12 @@ class MotionConfig:
     enabled: bool = True
     low_power: bool = False
     """Decode and analyse keyframes only."""
+    local: bool = True
+    """The channel's stream is analysed here (decoding costs CPU)."""
+    camera: bool = False
+    """The camera's own motion reports count (they cost no CPU here)."""
+
+    @property
+    def analyses(self) -> bool:
+        """Whether the stream is decoded and analysed."""
+        return self.enabled and self.local

@@ -20,6 +20,10 @@ peak score and a JPEG of the peak frame at
 ``<root>/<channel>/events/<YYYY-MM-DD>/<event id>.jpg``. ``on_event`` gets a
 :class:`MotionUpdate` for each start and end (in the worker's thread).
 
+Camera-side motion reports (``camera_event``) merge with the detector's
+events (:mod:`.merge`): either source starts the event, and it ends when
+both are quiet. With the camera alone, nothing is decoded.
+
 The detector runs on the stream's own clock (steady even when packets come
 in bursts), continued across reconnects. Event times are turned into wall
 time by the earliest arrival seen for a timestamp (bursts arrive late, never
@@ -44,8 +48,10 @@ import av.error
 from ..stills.fresh import Picture
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
+from .decoding import open_decoder
 from .detector import MotionResult, luma_plane
 from .events import EventSink, MotionUpdate, new_event_id, write_thumbnail
+from .merge import MotionMerge
 from .settings import MotionConfig
 from .tracker import MotionEvent, MotionMonitor, MotionTransition
 
@@ -57,8 +63,6 @@ TICK = 0.25
 """Seconds without packets after which a running event is checked for its off delay."""
 CLOCK_DRIFT = 1e-3
 """How fast (s/s) the stream-to-wall mapping may move later: camera clocks drift a little."""
-THREADED_PIXELS = 1280 * 720
-"""Streams this large or larger are decoded on two threads."""
 
 
 class MotionWorker:
@@ -99,6 +103,7 @@ class MotionWorker:
         """Video packets dropped because the decoder fell behind."""
         # Worker-thread state below.
         self._monitor = MotionMonitor(self._config.settings)
+        self._merge = MotionMerge()
         self._media: MediaFormat | None = None
         self._decoder: Any = None
         self._decoder_low_power = False
@@ -147,10 +152,14 @@ class MotionWorker:
     def apply(self, config: MotionConfig) -> None:
         """Change settings, enable or disable detection, switch low-power mode; live."""
         with self._cond:
-            if config.enabled != self._config.enabled or config.low_power != self._config.low_power:
+            if config.analyses != self._config.analyses or config.low_power != self._config.low_power:
                 self._need_key = True
             self._config = config
         self._put(("config", config))
+
+    def camera_event(self, active: bool, at: float | None = None) -> None:
+        """The camera reports motion starting or ending (ignored unless its reports count)."""
+        self._put(("camera", active, time.time() if at is None else at))
 
     def sync(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far was handled (tests)."""
@@ -171,7 +180,7 @@ class MotionWorker:
         if audio:
             return
         config = self._config
-        if not config.enabled or (config.low_power and not packet.keyframe):
+        if not config.analyses or (config.low_power and not packet.keyframe):
             return
         with self._cond:
             if self._need_key:
@@ -219,6 +228,8 @@ class MotionWorker:
         while True:
             item = self._get()
             try:
+                if (ended := self._merge.due(time.time())) is not None:
+                    self._ended(ended)
                 if item is None:
                     self._transitions(self._monitor.tracker.tick(time.time() - self._wall_minus_d), None)
                     continue
@@ -236,49 +247,41 @@ class MotionWorker:
                     self.latest_picture = None
                 elif kind == "config":
                     self._on_config(item[1])
+                elif kind == "camera":
+                    self._on_camera(item[1], item[2])
                 elif kind == "sync":
                     item[1].set()
             except Exception:
                 _LOGGER.exception("Motion detection of %s failed", self.label)
 
     def _open_decoder(self) -> None:
-        media = self._media
         self._decoder = None
         self._conn_base = None
-        if media is None:
+        if self._media is None:
             return
-        try:
-            ctx = av.CodecContext.create(media.video_codec, "r")
-        except (av.error.FFmpegError, ValueError) as err:
-            _LOGGER.warning("Motion detection of %s cannot decode %s: %s", self.label, media.video_codec, err)
-            return
-        if media.video_extradata:
-            ctx.extradata = media.video_extradata
-        if not self._config.low_power and media.width * media.height >= THREADED_PIXELS:
-            ctx.thread_type = "AUTO"
-            ctx.thread_count = 2
-        else:
-            ctx.thread_type = "SLICE"  # one frame in, one frame out: no added latency
-            ctx.thread_count = 1
-        self._decoder = ctx
+        self._decoder = open_decoder(self._media, self._config.low_power, self.label)
         self._decoder_low_power = self._config.low_power
-        self._time_base = media.video_time_base
+        self._time_base = self._media.video_time_base
 
     def _on_config(self, config: MotionConfig) -> None:
         monitor = self._monitor
         if config.settings != monitor.settings:
             monitor.apply(config.settings)
-        if not config.enabled:
-            self._end_now()
+        if not config.analyses:
+            self._transitions(monitor.tracker.tick(math.inf), None)
             monitor.detector.reset()
             monitor.limiter.reset()
+        if not (config.enabled and config.camera) and self._merge.camera_on:
+            self._on_camera(False, time.time(), config)
+        if not config.enabled and (ended := self._merge.finish(time.time())) is not None:
+            self._ended(ended)
         if self._decoder is not None and config.low_power != self._decoder_low_power:
             self._open_decoder()  # other threading; the next packet queued is a keyframe
 
     def _on_packet(self, packet: EncodedPacket, arrival: float) -> None:
         decoder = self._decoder
         config = self._config
-        if decoder is None or not config.enabled or (config.low_power and not packet.keyframe):
+        if decoder is None or not config.analyses or (config.low_power and not packet.keyframe):
             return
         if packet.pts is not None:
             pts_s = float(packet.pts * self._time_base)
@@ -329,18 +332,30 @@ class MotionWorker:
     def _end_now(self) -> None:
         """End a running event at its natural end (last motion + off delay)."""
         self._transitions(self._monitor.tracker.tick(math.inf), None)
+        if (ended := self._merge.finish(time.time())) is not None:
+            self._ended(ended)
+
+    def _on_camera(self, active: bool, at: float, config: MotionConfig | None = None) -> None:
+        config = config or self._config
+        if active and not (config.enabled and config.camera):
+            return
+        started = self._merge.camera(active, at, config.settings.off_delay)
+        if started is not None:
+            picture = self.latest_picture
+            self._peak_frame = picture.frame if picture is not None else None
+            self._started(started, self._peak_frame)
 
     def _transitions(self, transitions: list[MotionTransition], frame: av.VideoFrame | None) -> None:
         for transition in transitions:
             if transition.kind == "motion_start":
                 assert frame is not None
-                self._peak_frame = frame
-                self._started(transition.event, frame)
-            else:
-                self._ended(transition.event)
+                if (started := self._merge.local_started(self._to_wall(transition.event))) is not None:
+                    self._peak_frame = frame
+                    self._started(started, frame)
+            elif (ended := self._merge.local_ended(self._to_wall(transition.event))) is not None:
+                self._ended(ended)
 
-    def _started(self, event: MotionEvent, frame: av.VideoFrame) -> None:
-        event = self._to_wall(event)
+    def _started(self, event: MotionEvent, frame: av.VideoFrame | None) -> None:
         if self._recorder is not None:
             event_id = self._recorder.start_event("motion", at=event.start)
         else:
@@ -357,7 +372,6 @@ class MotionWorker:
         event_id = self._event_id
         if event_id is None:
             return
-        event = self._to_wall(event)
         self._event_id = None
         thumbnail, jpeg = (self._thumbnail, None)
         if self._peak_frame is not None:
@@ -389,5 +403,9 @@ class MotionWorker:
         except Exception:
             _LOGGER.exception("Motion callback of %s failed", self.label)
 
-    def _thumbnail_of(self, event_id: str, start: float, frame: av.VideoFrame) -> tuple[str | None, bytes | None]:
+    def _thumbnail_of(
+        self, event_id: str, start: float, frame: av.VideoFrame | None
+    ) -> tuple[str | None, bytes | None]:
+        if frame is None:  # a camera's report while nothing is decoded
+            return None, None
         return write_thumbnail(self._root, self.channel, event_id, start, frame, self.label)
