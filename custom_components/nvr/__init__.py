@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
@@ -20,9 +20,10 @@ from homeassistant.helpers.typing import ConfigType
 from .caption import async_follow_language, async_update_caption
 from .channels import async_start_channel, async_stop_channel, channel_name, remember_channel
 from .const import (
-    CONF_DISCOVER_DEVICES,
+    CONF_DEVICE,
+    CONF_DEVICE_CHANNEL,
+    CONF_MOTION_SOURCE,
     CONF_STORAGE_PATH,
-    DEFAULT_DISCOVER_DEVICES,
     DOMAIN,
     MANUFACTURER,
     PRUNE_INTERVAL,
@@ -31,8 +32,14 @@ from .const import (
     motion_signal,
     storage_signal,
 )
-from .device_discovery import async_start_discovery
-from .device_runtime import async_start_device, async_stop_device, device_settings, linked_channels
+from .device_discovery import async_follow_discovery_option, async_stop_discovery
+from .device_runtime import (
+    async_ask_reauth,
+    async_start_device,
+    async_stop_device,
+    device_settings,
+    linked_channels,
+)
 from .entity import async_add_channel_entities
 from .frontend import async_setup_frontend
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
@@ -143,13 +150,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     data.unsubs.append(async_track_time_interval(hass, _async_prune_tick, timedelta(seconds=PRUNE_INTERVAL)))
     if data.archive is not None:
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
-    if entry.options.get(CONF_DISCOVER_DEVICES, DEFAULT_DISCOVER_DEVICES):
-        async_start_discovery(hass, entry)
+    async_follow_discovery_option(hass, entry)
+    entry.async_on_unload(lambda: async_stop_discovery(hass, entry))
 
     async def _async_stop_on_shutdown(_event: Event) -> None:
-        # HA does not unload entries when it stops; end readers and recorders cleanly.
+        # HA does not unload entries when it stops; end readers and recorders cleanly,
+        # after a channel change under way (it could start a channel after this).
         _cancel_timers(data)
-        await hass.async_add_executor_job(stop_all, data)
+        async with data.update_lock:
+            await hass.async_add_executor_job(stop_all, data)
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown))
     async_dispatcher_send(hass, channels_signal())
@@ -160,6 +169,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool
     """Stop the channels and recorders and unload the entities."""
     data = entry.runtime_data
     _cancel_timers(data)
+    async with data.update_lock:  # a channel change under way could start a channel after this
+        return await _async_unload(hass, entry, data)
+
+
+async def _async_unload(hass: HomeAssistant, entry: NvrConfigEntry, data: NvrData) -> bool:
     for device_id in list(data.devices):
         await async_stop_device(hass, entry, device_id)
     unload_ok = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
@@ -223,6 +237,8 @@ async def _async_update_listener(hass: HomeAssistant, entry: NvrConfigEntry) -> 
 
 async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
     data = entry.runtime_data
+    if data.stopped:  # Home Assistant is stopping
+        return
     if os.path.normpath(entry.data[CONF_STORAGE_PATH]) != os.path.normpath(data.storage_path):
         await hass.config_entries.async_reload(entry.entry_id)
         return
@@ -230,10 +246,13 @@ async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> N
     if data.archive is not None and data.archive.pruner.policy != policy:
         data.archive.set_policy(policy)
         entry.async_create_background_task(hass, _async_prune(hass, entry, data), f"nvr prune {entry.entry_id}")
+    async_follow_discovery_option(hass, entry)
     devices = {s.subentry_id: s for s in device_subentries(entry)}
     for device_id, runtime in list(data.devices.items()):
         if device_id not in devices or runtime.settings != device_settings(devices[device_id]):
             await async_stop_device(hass, entry, device_id)
+    if _detach_orphans(hass, entry, devices):
+        return  # the listener runs again for the detached channels
     for device_id, subentry in devices.items():
         if device_id not in data.devices:
             async_start_device(hass, entry, subentry)  # registers its HA device before new channels' entities
@@ -257,8 +276,28 @@ async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> N
         _async_apply_live_settings(hass, entry, subentry, runtime)
     for device_id, device in data.devices.items():
         device.channels = linked_channels(entry, device_id)
+        if device.reason == "invalid_auth":  # another device's reauth flow may have been open when it failed
+            async_ask_reauth(hass, entry, device)
     if before != {sid: runtime.name for sid, runtime in data.channels.items()}:
         async_dispatcher_send(hass, channels_signal())
+
+
+def _detach_orphans(hass: HomeAssistant, entry: NvrConfigEntry, devices: dict[str, ConfigSubentry]) -> bool:
+    """Channels of a deleted device become plain channels with the login they ran with; True if any."""
+    detached = False
+    for subentry in channel_subentries(entry):
+        if not (device_id := subentry.data.get(CONF_DEVICE)) or device_id in devices:
+            continue
+        runtime = entry.runtime_data.channels.get(subentry.subentry_id)
+        login = runtime.stream_data if runtime is not None else {}
+        data = {k: v for k, v in subentry.data.items() if k not in (CONF_DEVICE, CONF_DEVICE_CHANNEL)}
+        data[CONF_USERNAME] = login.get(CONF_USERNAME, "")
+        data[CONF_PASSWORD] = login.get(CONF_PASSWORD, "")
+        data[CONF_MOTION_SOURCE] = "local"
+        _LOGGER.info("Channel %s keeps recording on its own: its device was deleted", subentry.title)
+        hass.config_entries.async_update_subentry(entry, subentry, data=data)
+        detached = True
+    return detached
 
 
 @callback

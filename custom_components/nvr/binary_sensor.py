@@ -1,4 +1,4 @@
-"""The "Video signal", "Recording" and "Motion" sensors of each channel."""
+"""The "Video signal", "Recording" and "Motion" sensors of each channel; a connected device's "Camera events"."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import device_state_signal
+from .device_runtime import DeviceRuntime, device_identifier
 from .engine import MAIN
 from .entity import NvrChannelEntity, NvrMotionEntity, NvrRecordingEntity, async_setup_channel_entities
 from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
@@ -31,6 +36,56 @@ async def async_setup_entry(
         ]
 
     await async_setup_channel_entities(entry, async_add_entities, _entities)
+
+    @callback
+    def _add_device_sensor(entry: NvrConfigEntry, device: DeviceRuntime) -> None:
+        sensor = DeviceEventsSensor(entry, device)
+        device.entities.append(sensor)
+        async_add_entities([sensor], config_subentry_id=device.subentry_id)
+
+    entry.runtime_data.device_entity_adder = _add_device_sensor
+    for device in list(entry.runtime_data.devices.values()):
+        _add_device_sensor(entry, device)
+
+
+class DeviceEventsSensor(BinarySensorEntity):
+    """On while a connected device's event connection (alertStream, PullPoint) is up."""
+
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_translation_key = "device_events"
+
+    def __init__(self, entry: NvrConfigEntry, device: DeviceRuntime) -> None:
+        """Follow one device."""
+        self._entry_id = entry.entry_id
+        self._device = device
+        self._attr_unique_id = f"{device.subentry_id}_events"
+        self._attr_device_info = DeviceInfo(identifiers={device_identifier(entry.entry_id, device.subentry_id)})
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the device's events come in."""
+        return self._device.connected
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The protocol, and why the connection is down when it is."""
+        attrs: dict[str, Any] = {"protocol": self._device.protocol}
+        if not self._device.connected and self._device.reason:
+            attrs["failure"] = self._device.reason
+        return attrs
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the connection's state."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                device_state_signal(self._entry_id, self._device.subentry_id),
+                self.async_write_ha_state,
+            )
+        )
 
 
 class VideoSignalSensor(NvrChannelEntity, BinarySensorEntity):

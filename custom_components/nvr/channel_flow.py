@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import voluptuous as vol
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentry, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -27,6 +27,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import (
+    CONF_DEVICE,
     CONF_MAIN_URL,
     CONF_MOTION_DETECT_FPS,
     CONF_MOTION_LOW_POWER,
@@ -182,10 +183,7 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         """Check the form and open the streams; return errors and a detail."""
         errors: dict[str, str] = {}
         name = str(user_input.get(CONF_NAME, "")).strip()
-        username = str(user_input.get(CONF_USERNAME) or "").strip()
-        password = str(user_input.get(CONF_PASSWORD) or "")
-        if not password and self.source == SOURCE_RECONFIGURE:
-            password = self._get_reconfigure_subentry().data.get(CONF_PASSWORD) or ""
+        username, password = self._login(user_input)
         transport = user_input.get(CONF_RTSP_TRANSPORT, DEFAULT_TRANSPORT)
         if not name:
             errors[CONF_NAME] = "name_required"
@@ -229,6 +227,12 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
                 self._found[field] = result
         if errors:
             return errors, "; ".join(details)
+        device = self._device()
+        if device is not None and (username, password) == (
+            device.data.get(CONF_USERNAME, ""),
+            device.data.get(CONF_PASSWORD, ""),
+        ):
+            username = password = ""  # stored once, on the device
         self._data = {
             CONF_NAME: name,
             CONF_MAIN_URL: urls[CONF_MAIN_URL],
@@ -250,6 +254,24 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             },
         }
         return {}, ""
+
+    def _login(self, user_input: dict[str, Any]) -> tuple[str, str]:
+        """The login the streams are checked with: the form's, the stored password, or the device's."""
+        username = str(user_input.get(CONF_USERNAME) or "").strip()
+        password = str(user_input.get(CONF_PASSWORD) or "")
+        device = self._device()
+        if device is not None and not username:  # a connected device's channel: its login is the device's
+            return device.data.get(CONF_USERNAME, ""), device.data.get(CONF_PASSWORD, "")
+        if not password and self.source == SOURCE_RECONFIGURE:
+            password = self._get_reconfigure_subentry().data.get(CONF_PASSWORD) or ""
+        return username, password
+
+    def _device(self) -> ConfigSubentry | None:
+        """The connected device of the channel being reconfigured, if it has one."""
+        if self.source != SOURCE_RECONFIGURE:
+            return None
+        device_id = self._get_reconfigure_subentry().data.get(CONF_DEVICE)
+        return self._get_entry().subentries.get(device_id) if device_id else None
 
     def _keys_in_use(self) -> set[str]:
         """Stream keys of every other channel of every NVR."""

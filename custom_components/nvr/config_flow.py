@@ -154,7 +154,9 @@ class NvrConfigFlow(DeviceStepsMixin, ConfigFlow, domain=DOMAIN):
                 return self.async_abort(reason="reauth_successful")
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=self.add_suggested_values_to_schema(login_schema(False), dict(device.data)),
+            data_schema=self.add_suggested_values_to_schema(
+                login_schema(False), {k: v for k, v in device.data.items() if k != CONF_PASSWORD}
+            ),
             errors=errors,
             description_placeholders={"device": device.title, "error_detail": f"\n\n{detail}" if detail else ""},
         )

@@ -151,6 +151,11 @@ EVENT_DEVICE: Final = "nvr_device_event"
 """Bus event fired for a device's line crossing, intrusion, video loss and tamper reports."""
 
 
+def device_state_signal(entry_id: str, subentry_id: str) -> str:
+    """Dispatcher signal sent when a connected device's event connection comes up or goes down."""
+    return f"{DOMAIN}_device_state_{entry_id}_{subentry_id}"
+
+
 def device_event_signal(entry_id: str, subentry_id: str) -> str:
     """Dispatcher signal carrying a channel's DeviceEvent (line crossing, intrusion, video loss, tamper)."""
     return f"{DOMAIN}_device_event_{entry_id}_{subentry_id}"

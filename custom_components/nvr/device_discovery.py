@@ -1,7 +1,7 @@
 """ONVIF devices found on the LAN by WS-Discovery, offered as discovered flows ("New devices found").
 
 One scan when Home Assistant has started and then every hour, while an NVR
-has the option on. Devices already connected to an NVR (by host) are not
+has the option on (followed live). Devices already connected to an NVR (by host) are not
 offered again; HA itself keeps a device the user ignored from coming back.
 """
 
@@ -17,7 +17,14 @@ from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.start import async_at_started
 
-from .const import CONF_MODEL, DISCOVERY_INTERVAL, DOMAIN, SUBENTRY_DEVICE
+from .const import (
+    CONF_DISCOVER_DEVICES,
+    CONF_MODEL,
+    DEFAULT_DISCOVER_DEVICES,
+    DISCOVERY_INTERVAL,
+    DOMAIN,
+    SUBENTRY_DEVICE,
+)
 from .devices import discovery
 from .runtime import NvrConfigEntry
 
@@ -28,24 +35,31 @@ CONF_EPR = "epr"
 
 
 @callback
-def async_start_discovery(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
-    """Scan once HA has started and then every hour, while this NVR is loaded (one scanner per HA run)."""
-    if hass.data.get(DATA_SCANNING):
-        return
-    hass.data[DATA_SCANNING] = entry.entry_id
+def async_follow_discovery_option(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
+    """Scan (when HA has started, then every hour) while the NVR's option is on; one scanner per HA run."""
+    wanted = bool(entry.options.get(CONF_DISCOVER_DEVICES, DEFAULT_DISCOVER_DEVICES))
+    scanning = hass.data.get(DATA_SCANNING) == entry.entry_id
+    if wanted and not scanning and DATA_SCANNING not in hass.data:
+        hass.data[DATA_SCANNING] = entry.entry_id
 
-    async def _async_scan(_now: datetime | HomeAssistant | None = None) -> None:
-        await async_scan(hass)
+        async def _async_scan(_now: datetime | HomeAssistant | None = None) -> None:
+            await async_scan(hass)
 
-    entry.async_on_unload(async_at_started(hass, _async_scan))
-    entry.async_on_unload(async_track_time_interval(hass, _async_scan, timedelta(seconds=DISCOVERY_INTERVAL)))
+        unsubs = entry.runtime_data.discovery_unsubs
+        unsubs.append(async_at_started(hass, _async_scan))
+        unsubs.append(async_track_time_interval(hass, _async_scan, timedelta(seconds=DISCOVERY_INTERVAL)))
+    elif not wanted and scanning:
+        async_stop_discovery(hass, entry)
 
-    @callback
-    def _stop() -> None:
-        if hass.data.get(DATA_SCANNING) == entry.entry_id:
-            hass.data.pop(DATA_SCANNING)
 
-    entry.async_on_unload(_stop)
+@callback
+def async_stop_discovery(hass: HomeAssistant, entry: NvrConfigEntry) -> None:
+    """Stop this NVR's scans (option off, unload)."""
+    unsubs = entry.runtime_data.discovery_unsubs
+    while unsubs:
+        unsubs.pop()()
+    if hass.data.get(DATA_SCANNING) == entry.entry_id:
+        hass.data.pop(DATA_SCANNING)
 
 
 def connected_hosts(hass: HomeAssistant) -> set[str]:
@@ -62,7 +76,7 @@ async def async_scan(hass: HomeAssistant) -> int:
     """Look for ONVIF devices (in an executor job) and start a discovered flow for each new one; how many."""
     try:
         found = await hass.async_add_executor_job(discovery.discover_onvif)
-    except OSError as err:  # no network, no multicast route
+    except Exception as err:
         _LOGGER.debug("WS-Discovery scan failed: %s", err)
         return 0
     known = connected_hosts(hass)

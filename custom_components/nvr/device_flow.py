@@ -134,7 +134,9 @@ class DeviceLink:
         added = set(linked_channels(self.entry, existing.subentry_id)) if existing is not None else set()
         in_use = _stream_keys_in_use(self.hass)
         self.offered = [
-            channel for channel in self.channels if channel.id not in added and _key(channel.main.url) not in in_use
+            channel
+            for channel in self.channels
+            if channel.id not in added and (key := _key(channel.main.url)) is not None and key not in in_use
         ]
         options = [SelectOptionDict(value=channel.id, label=channel_label(channel)) for channel in self.offered]
         schema = vol.Schema(
@@ -252,7 +254,8 @@ def _with_host(url: str, old_host: str, new_host: str) -> str:
     parts = urlsplit(url)
     if parts.hostname != old_host:
         return url
-    netloc = new_host if parts.port is None else f"{new_host}:{parts.port}"
+    host = f"[{new_host}]" if ":" in new_host else new_host
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 

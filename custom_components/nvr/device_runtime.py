@@ -42,6 +42,7 @@ from .const import (
     DOMAIN,
     EVENT_DEVICE,
     device_event_signal,
+    device_state_signal,
 )
 from .devices.connect import event_reader
 from .devices.model import (
@@ -89,8 +90,11 @@ class DeviceRuntime:
     issue_timer: CALLBACK_TYPE | None = None
     connected: bool = False
     reason: str | None = None
+    protocol: str = ""
     channels: dict[str, str] = field(default_factory=dict)
     """The device's channel id -> our channel subentry id."""
+    entities: list[Any] = field(default_factory=list)
+    """Its own entities (the event connection's sensor), removed when it stops."""
 
 
 @callback
@@ -121,7 +125,9 @@ def async_start_device(hass: HomeAssistant, entry: NvrConfigEntry, subentry: Con
     """Register the device and start reading its events."""
     async_register_device(hass, entry, subentry)
     sid = subentry.subentry_id
-    runtime = DeviceRuntime(sid, subentry.title, device_settings(subentry))
+    runtime = DeviceRuntime(
+        sid, subentry.title, device_settings(subentry), protocol=str(subentry.data.get(CONF_PROTOCOL))
+    )
     runtime.channels = linked_channels(entry, sid)
     try:
         protocol = Protocol(subentry.data[CONF_PROTOCOL])
@@ -137,6 +143,8 @@ def async_start_device(hass: HomeAssistant, entry: NvrConfigEntry, subentry: Con
     )
     runtime.task = entry.async_create_background_task(hass, reader(), f"nvr device events {subentry.title}")
     entry.runtime_data.devices[sid] = runtime
+    if (add := entry.runtime_data.device_entity_adder) is not None:
+        add(entry, runtime)
     return runtime
 
 
@@ -145,14 +153,31 @@ async def async_stop_device(hass: HomeAssistant, entry: NvrConfigEntry, subentry
     runtime = entry.runtime_data.devices.pop(subentry_id, None)
     if runtime is None:
         return
+    _end_camera_motion(entry, runtime)  # nothing will report its end any more
     if runtime.issue_timer is not None:
         runtime.issue_timer()
         runtime.issue_timer = None
+    for entity in runtime.entities:
+        if entity.hass is not None and entity.platform is not None:
+            await entity.async_remove()
+    runtime.entities.clear()
     ir.async_delete_issue(hass, DOMAIN, _issue_id(entry.entry_id, subentry_id))
     if runtime.task is not None:
         runtime.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runtime.task
+
+
+def _end_camera_motion(entry: NvrConfigEntry, device: DeviceRuntime) -> None:
+    for subentry_id in device.channels.values():
+        if (channel := entry.runtime_data.channels.get(subentry_id)) is not None:
+            channel.motion.camera_event(False)
+
+
+@callback
+def async_ask_reauth(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRuntime) -> None:
+    """Start the reauth flow of a device that rejects its login (HA runs one reauth flow per entry at a time)."""
+    entry.async_start_reauth(hass, data={CONF_DEVICE: device.subentry_id, CONF_NAME: device.name})
 
 
 def linked_channels(entry: NvrConfigEntry, device_id: str) -> dict[str, str]:
@@ -193,6 +218,7 @@ def _async_on_event(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRu
 def _async_on_state(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRuntime, reason: str | None) -> None:
     issue_id = _issue_id(entry.entry_id, device.subentry_id)
     device.connected, device.reason = reason is None, reason
+    async_dispatcher_send(hass, device_state_signal(entry.entry_id, device.subentry_id))
     if reason is None:
         if device.issue_timer is not None:
             device.issue_timer()
@@ -200,7 +226,7 @@ def _async_on_state(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRu
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
     if reason == DeviceErrorReason.INVALID_AUTH:
-        entry.async_start_reauth(hass, data={CONF_DEVICE: device.subentry_id, CONF_NAME: device.name})
+        async_ask_reauth(hass, entry, device)
     if device.issue_timer is None:
 
         @callback

@@ -175,6 +175,10 @@ class NvrData:
     stopped: bool = False
     devices: dict[str, DeviceRuntime] = field(default_factory=dict)
     """Connected devices (their event streams) by subentry id."""
+    discovery_unsubs: list[CALLBACK_TYPE] = field(default_factory=list)
+    """The WS-Discovery scan's timers, while this NVR runs it."""
+    device_entity_adder: Any = None
+    """The binary_sensor platform's async_add_entities, for the event-connection sensor of a device added later."""
     update_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serializes the update listener: a flow that adds several channels calls it once per channel."""
 
@@ -197,10 +201,10 @@ def device_subentries(entry: ConfigEntry) -> list[ConfigSubentry]:
 
 
 def channel_data(entry: ConfigEntry, subentry: ConfigSubentry) -> dict[str, Any]:
-    """A channel's data with its device's credentials (a device's channels store none of their own)."""
+    """A channel's data with its device's credentials (a device's channels normally store none of their own)."""
     data = dict(subentry.data)
     device = entry.subentries.get(data.get(CONF_DEVICE) or "")
-    if device is not None:
+    if device is not None and not data.get(CONF_USERNAME):
         data[CONF_USERNAME] = device.data.get(CONF_USERNAME, "")
         data[CONF_PASSWORD] = device.data.get(CONF_PASSWORD, "")
     return data

@@ -15,12 +15,8 @@ from aiohttp import web
 
 from custom_components.nvr.devices.digest import DigestAuth, parse_challenges
 from custom_components.nvr.devices.isapi import IsapiClient
-from custom_components.nvr.devices.isapi_events import (
-    EventTracker,
-    IsapiEventStream,
-    MultipartReader,
-    parse_alert,
-)
+from custom_components.nvr.devices.isapi_alerts import EventTracker, MultipartReader, parse_alert
+from custom_components.nvr.devices.isapi_events import IsapiEventStream
 from custom_components.nvr.devices.model import (
     EVENT_INTRUSION,
     EVENT_LINE_CROSSING,

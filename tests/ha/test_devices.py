@@ -8,26 +8,42 @@ channels they create really play, record and take stills.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_socket
+import voluptuous_serialize
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from rtsp_peer import RtspServer, free_port, live_mount, make_clip
 from support import async_wait_for, jpeg_size
 
 from custom_components.nvr import device_discovery
-from custom_components.nvr.const import DOMAIN, EVENT_DEVICE, EVENT_MOTION, SUBENTRY_CHANNEL, SUBENTRY_DEVICE
+from custom_components.nvr.const import (
+    DEVICE_EVENTS_GRACE,
+    DOMAIN,
+    EVENT_DEVICE,
+    EVENT_MOTION,
+    SUBENTRY_CHANNEL,
+    SUBENTRY_DEVICE,
+)
 from custom_components.nvr.device_runtime import device_identifier
+from custom_components.nvr.devices import connect
 from custom_components.nvr.devices.discovery import DiscoveredDevice
+from custom_components.nvr.devices.isapi_events import IsapiEventStream
 from custom_components.nvr.diagnostics import async_get_config_entry_diagnostics
 from custom_components.nvr.engine import stream_key
 from tests.devices.isapi_server import Channel, IsapiServer
@@ -101,6 +117,11 @@ def _options(result: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
     field = next(f for f in result["data_schema"].schema if str(f) == "channels")
     selector = result["data_schema"].schema[field]
     return selector.config["options"], field.default()
+
+
+def _form(result: dict[str, Any]) -> str:
+    """The form as the browser gets it (suggested values included)."""
+    return json.dumps(voluptuous_serialize.convert(result["data_schema"], custom_serializer=cv.custom_serializer))
 
 
 def _channels(entry: MockConfigEntry) -> dict[str, Any]:
@@ -225,8 +246,10 @@ def _device_entry(hass: HomeAssistant, storage: Path, recorder: IsapiServer, **c
 
 
 async def test_camera_motion_records_with_pre_roll_and_survives_a_dropped_stream(
-    hass: HomeAssistant, recorder: IsapiServer, tmp_path: Path
+    hass: HomeAssistant, recorder: IsapiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Reconnect at once after the drop: well within the 5 s the reader holds an event without news.
+    monkeypatch.setattr(connect, "IsapiEventStream", partial(IsapiEventStream, retry_delay=0.2))
     storage = tmp_path / "nvr"
     storage.mkdir()
     entry = _device_entry(hass, storage, recorder, recording_mode="motion", pre_roll=2, post_roll=1)
@@ -255,6 +278,9 @@ async def test_camera_motion_records_with_pre_roll_and_survives_a_dropped_stream
     await async_wait_for(hass, lambda: hass.states.get(sensor).state == "off", 15)
     assert [e.data["kind"] for e in motion] == ["start", "end"]
     event_id = motion[0].data["event_id"]
+    # Nothing is decoded for the camera's events, yet the event has a picture (decoded once from the held GOP).
+    assert entry.runtime_data.channels[sid].motion.decoded == 0
+    assert jpeg_size(Path(motion[1].data["snapshot"]).read_bytes()) == (640, 360)
 
     archive = entry.runtime_data.archive
     await async_wait_for(hass, lambda: archive.index.event(event_id).end is not None, 10)  # the recorder's thread
@@ -277,6 +303,35 @@ async def test_camera_motion_records_with_pre_roll_and_survives_a_dropped_stream
     assert device_events[0].data["type"] == "line_crossing" and device_events[0].data["channel"] == "Front door"
     assert "line_crossing" in fired
     assert "intrusion" in hass.states.get("event.front_door_motion").attributes["event_types"]
+
+
+async def test_device_events_lost_then_back(
+    hass: HomeAssistant, recorder: IsapiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connect, "IsapiEventStream", partial(IsapiEventStream, retry_delay=0.2))
+    storage = tmp_path / "nvr"
+    storage.mkdir()
+    entry = _device_entry(hass, storage, recorder)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    sensor = "binary_sensor.shop_recorder_camera_events"
+    await async_wait_for(hass, lambda: hass.states.get(sensor).state == "on", 15)
+    assert hass.states.get(sensor).attributes["protocol"] == "isapi"
+    issues = ir.async_get(hass)
+    device = next(s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_DEVICE)
+    issue_id = f"device_events_{entry.entry_id}_{device.subentry_id}"
+
+    await recorder.stop()  # the recorder goes away
+    await async_wait_for(hass, lambda: hass.states.get(sensor).state == "off", 15)
+    assert hass.states.get(sensor).attributes["failure"] == "cannot_connect"
+    assert issues.async_get_issue(DOMAIN, issue_id) is None  # not before the grace period
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=DEVICE_EVENTS_GRACE + 1))
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id).translation_key == "device_events_lost"
+
+    await recorder.start()  # back on the same port: the reader reconnects by itself
+    await async_wait_for(hass, lambda: hass.states.get(sensor).state == "on", 30)
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_reauth_when_the_device_rejects_its_password_and_reconfigure(
@@ -304,7 +359,7 @@ async def test_reauth_when_the_device_rejects_its_password_and_reconfigure(
     flow = reauth_flows()[0]
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"username": "admin", "password": "nope"})
     assert result["errors"] == {"base": "invalid_auth"}
-    assert "nope" not in str(result)
+    assert "nope" not in str(result) and PASSWORD not in _form(result)
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"username": "admin", "password": "changed"}
     )
@@ -323,7 +378,7 @@ async def test_reauth_when_the_device_rejects_its_password_and_reconfigure(
             context={"source": SOURCE_RECONFIGURE, "subentry_id": device.subentry_id},
         )
         assert result["step_id"] == "reconfigure"
-        assert "changed" not in str(result)  # the stored password is never sent to the browser
+        assert "changed" not in _form(result)  # the stored password is never sent to the browser
         result = await hass.config_entries.subentries.async_configure(
             result["flow_id"], {"host": "127.0.0.2", "port": moved.port, "username": "admin"}
         )
@@ -340,6 +395,29 @@ async def test_reauth_when_the_device_rejects_its_password_and_reconfigure(
         await async_wait_for(hass, lambda: moved.open_streams == 1, 20)  # its events come from the new address
     finally:
         await moved.stop()
+
+    # The channel's own Reconfigure: the stream is checked with the device's login, which stays on the device.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_CHANNEL), context={"source": SOURCE_RECONFIGURE, "subentry_id": door.subentry_id}
+    )
+    url = f"rtsp://127.0.0.1:{recorder.rtsp_port}/Streaming/Channels/101"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Front door", "main_url": url, "rtsp_transport": "tcp"}
+    )
+    assert result["step_id"] == "confirm"
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()  # the channel restarts on its new stream
+    door = entry.subentries[door.subentry_id]
+    assert door.data["main_url"] == url and door.data["device"] == device.subentry_id
+    assert (door.data["username"], door.data["password"]) == ("", "")
+
+    # Deleting the device: its channel goes on recording on its own, with the login it ran with.
+    hass.config_entries.async_remove_subentry(entry, device.subentry_id)
+    await hass.async_block_till_done()
+    door = entry.subentries[door.subentry_id]
+    assert "device" not in door.data and door.data["motion_source"] == "local"
+    assert (door.data["username"], door.data["password"]) == ("admin", "changed")
+    await async_wait_for(hass, lambda: hass.states.get("binary_sensor.front_door_video_signal").state == "on", 20)
 
 
 async def test_device_flow_errors(

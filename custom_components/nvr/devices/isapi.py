@@ -13,6 +13,7 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from xml.parsers import expat
 
 import aiohttp
 from yarl import URL
@@ -81,14 +82,35 @@ def descendant_text(element: ET.Element, name: str) -> str | None:
     return None
 
 
+class _DtdRefused(Exception):
+    """A document with a DTD (entities could expand): refused."""
+
+
+def _refuse_dtd(*_args: object) -> None:
+    raise _DtdRefused
+
+
+def _has_dtd(raw: bytes) -> bool:
+    """Whether the document declares a DTD, as expat reads it (whatever its encoding)."""
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    try:
+        parser.Parse(raw, True)
+    except _DtdRefused:
+        return True
+    except expat.ExpatError:
+        return False  # not well-formed: ElementTree refuses it too
+    return False
+
+
 def parse_xml(data: bytes | str) -> ET.Element | None:
-    """Parse an ISAPI document; None when it is not XML (or carries a DTD, refused unparsed)."""
+    """Parse an ISAPI document; None when it is not XML or carries a DTD (no entity is ever expanded)."""
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
-    head = raw.lstrip()
-    if not head.startswith(b"<") or b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
+    if _has_dtd(raw):
         return None
     try:
-        return ET.fromstring(raw)  # noqa: S314 - no DTD (checked above), so no entity can expand
+        return ET.fromstring(raw)  # noqa: S314 - no DTD (refused above), so no entity can expand
     except ET.ParseError:
         return None
 

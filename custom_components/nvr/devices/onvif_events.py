@@ -26,9 +26,14 @@ from .model import (
     EVENT_VIDEO_LOSS,
     DeviceConnection,
     DeviceError,
+    DeviceErrorReason,
     DeviceEvent,
 )
 from .onvif import OnvifClient, device_error
+
+AUTH_RETRY_FACTOR = 12.0
+"""After a rejected login, wait ``retry_delay`` times this (doubling): devices lock accounts."""
+MAX_AUTH_BACKOFF = 600.0
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,19 +139,42 @@ class OnvifEventSubscription:
         self._where = f"{conn.host}:{conn.port}"
 
     async def run(self) -> None:
-        """Subscribe, pull, renew and re-subscribe until cancelled (then unsubscribe)."""
+        """Subscribe, pull, renew and re-subscribe until cancelled (then unsubscribe).
+
+        ``on_state`` gets the reason's value (``DeviceErrorReason``). A rejected
+        login is retried ``AUTH_RETRY_FACTOR`` times slower (doubling, up to
+        ``MAX_AUTH_BACKOFF``): devices lock accounts after a few failures.
+        Events going on when the subscription is lost are ended (a device
+        that still sees them reports them again on the next subscription).
+        """
+        auth_failures = 0
         while True:
             try:
                 await self._subscription()
-                reason = "the subscription ended"
+                error = DeviceError(DeviceErrorReason.CANNOT_CONNECT, "the subscription ended")
             except DeviceError as err:
-                reason = str(err)
+                error = err
             except Exception as err:  # any failure: report, wait, subscribe again
                 _LOGGER.debug("%s: ONVIF event subscription failed", self._where, exc_info=True)
-                reason = str(device_error(err))
-            _LOGGER.debug("%s: ONVIF events lost (%s); retrying in %s s", self._where, reason, self._retry_delay)
-            self._report(reason)
-            await asyncio.sleep(self._retry_delay)
+                error = device_error(err)
+            delay = self._retry_delay
+            if error.reason is DeviceErrorReason.INVALID_AUTH:
+                auth_failures += 1
+                delay = min(self._retry_delay * AUTH_RETRY_FACTOR * 2 ** (auth_failures - 1), MAX_AUTH_BACKOFF)
+            else:
+                auth_failures = 0
+            _LOGGER.debug("%s: ONVIF events lost (%s); retrying in %s s", self._where, error, delay)
+            self._end_all(time.time())
+            self._report(error.reason.value)
+            await asyncio.sleep(delay)
+
+    def _end_all(self, now: float) -> None:
+        """End every event going on (the subscription was lost)."""
+        for (channel, kind), active in list(self._active.items()):
+            if active:
+                self._active[(channel, kind)] = False
+                self._emit(DeviceEvent(channel, kind, False, now))
+        self._sources.clear()
 
     def _report(self, state: str | None) -> None:
         """Tell ``on_state`` about a change of the subscription's state."""

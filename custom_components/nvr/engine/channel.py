@@ -9,6 +9,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
+import av
 import av.error
 
 from .motion.worker import MotionWorker
@@ -17,7 +18,7 @@ from .relay.server import RelayServer
 from .relay.stream import RelayStream
 from .stills.fresh import FreshPicture, Picture
 from .stills.placeholder import no_signal_jpeg
-from .stills.snapshot import SnapshotError, encode_jpeg, gop_jpeg
+from .stills.snapshot import SnapshotError, encode_jpeg, gop_jpeg, latest_frame
 from .stream.reader import StreamReader
 from .stream.sinks import PacketSink, combine_sinks
 from .stream.source import StreamSource
@@ -70,6 +71,8 @@ class Channel:
         self.motion = motion
         self.motion_role = SUB if config.sub is not None else MAIN
         """The stream motion detection analyses."""
+        if motion is not None:
+            motion.picture_source = self._detection_picture
         if stills is None:
             stills = self._own_stills = ThreadPoolExecutor(1, thread_name_prefix=f"nvr-stills-{config.key}")
         else:
@@ -178,6 +181,22 @@ class Channel:
         info = reader.status.info
         size = (info.width, info.height) if info and info.width and info.height else None
         return Still(no_signal_jpeg(self.config.name, width, height, size), None)
+
+    def _detection_picture(self) -> av.VideoFrame | None:
+        """The detection stream's newest picture, decoded once from its held GOP; blocking.
+
+        The thumbnail of a motion event the camera reported while nothing is
+        decoded here (it warms nothing up: one GOP, once).
+        """
+        reader = self.readers.get(self.motion_role)
+        gop = reader.gop.latest() if reader is not None and reader.status.connected else None
+        if gop is None:
+            return None
+        try:
+            return latest_frame(gop)
+        except (SnapshotError, av.error.FFmpegError, ValueError) as err:
+            _LOGGER.debug("No picture of %s for a camera event: %s", self.config.name, err)
+            return None
 
     def _newest_picture(self, role: str) -> Picture | None:
         reader = self.readers[role]

@@ -100,6 +100,17 @@ def test_worker_takes_camera_reports_only_when_they_count() -> None:
         assert (start.kind, start.start, start.thumbnail) == ("motion_start", 1000.0, None)
         assert (end.kind, end.end) == ("motion_end", 1002.0)  # the camera's end plus the off delay
         assert log.started == [("motion", 1000.0)] and log.ended == [("e1", 1002.0)]
-        assert worker.decoded == 0  # nothing was decoded for it
+
+        # Detection turned off while the camera still reports motion: the event ends then.
+        worker.camera_event(True)
+        with changed:
+            assert changed.wait_for(lambda: len(updates) == 3, timeout=10)
+        worker.apply(MotionConfig(settings, enabled=False, local=False, camera=True))
+        with changed:
+            assert changed.wait_for(lambda: len(updates) == 4, timeout=10)
+        assert updates[3].kind == "motion_end" and not worker.motion
+        worker.camera_event(True)  # ignored while detection is off
+        assert worker.sync()
+        assert len(updates) == 4
     finally:
         assert worker.stop()

@@ -21,8 +21,10 @@ peak score and a JPEG of the peak frame at
 :class:`MotionUpdate` for each start and end (in the worker's thread).
 
 Camera-side motion reports (``camera_event``) merge with the detector's
-events (:mod:`.merge`): either source starts the event, and it ends when
-both are quiet. With the camera alone, nothing is decoded.
+events (:mod:`.merge`, reported by :mod:`.reporter`): either source starts
+the event, and it ends when both are quiet. With the camera alone, nothing
+is decoded: a new event's thumbnail is decoded once from the held GOP
+(``picture_source``, set by the channel).
 
 The detector runs on the stream's own clock (steady even when packets come
 in bursts), continued across reconnects. Event times are turned into wall
@@ -50,13 +52,15 @@ from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
 from .decoding import open_decoder
 from .detector import MotionResult, luma_plane
-from .events import EventSink, MotionUpdate, new_event_id, write_thumbnail
-from .merge import MotionMerge
+from .events import EventSink, MotionUpdate
+from .reporter import EventReporter
 from .settings import MotionConfig
 from .tracker import MotionEvent, MotionMonitor, MotionTransition
 
 _LOGGER = logging.getLogger(__name__)
 
+PICTURE_AGE = 2.0
+"""Seconds the picture decoded last may be old to be a camera-reported event's thumbnail."""
 QUEUE_LIMIT = 90
 """Video packets waiting for the decoder before the backlog is dropped (6 s at 15 fps)."""
 TICK = 0.25
@@ -89,9 +93,7 @@ class MotionWorker:
         self.channel = channel
         self.label = label or channel
         self._config = config or MotionConfig()
-        self._recorder = recorder
-        self._root = root
-        self._on_event = on_event
+        self._events = EventReporter(channel, self.label, recorder, root, on_event)
         self._on_frame = on_frame
         self._cond = threading.Condition()
         self._items: deque[tuple] = deque()
@@ -103,7 +105,6 @@ class MotionWorker:
         """Video packets dropped because the decoder fell behind."""
         # Worker-thread state below.
         self._monitor = MotionMonitor(self._config.settings)
-        self._merge = MotionMerge()
         self._media: MediaFormat | None = None
         self._decoder: Any = None
         self._decoder_low_power = False
@@ -113,13 +114,12 @@ class MotionWorker:
         self._wall_minus_d = 0.0
         """Wall time minus detector clock (earliest arrival, allowed to drift later slowly)."""
         self._last_arrival = 0.0
-        self._event_id: str | None = None
-        self._thumbnail: str | None = None
-        self._peak_frame: av.VideoFrame | None = None
         self.decoded = 0
         """Frames decoded (worker thread; for tests and benchmarks)."""
         self.latest_picture: Picture | None = None
         """The newest picture decoded, while every frame is decoded (stills take it from here)."""
+        self.picture_source: Callable[[], av.VideoFrame | None] | None = None
+        """Decodes a picture on demand (the channel's): a camera-reported event's thumbnail while nothing is decoded."""
         self.analysed = 0
 
     # -- public API (any thread) ----------------------------------------------
@@ -132,7 +132,7 @@ class MotionWorker:
     @property
     def motion(self) -> bool:
         """Whether an event is going on."""
-        return self._event_id is not None
+        return self._events.event_id is not None
 
     def start(self) -> None:
         """Start the worker's thread."""
@@ -228,8 +228,7 @@ class MotionWorker:
         while True:
             item = self._get()
             try:
-                if (ended := self._merge.due(time.time())) is not None:
-                    self._ended(ended)
+                self._events.check(time.time())
                 if item is None:
                     self._transitions(self._monitor.tracker.tick(time.time() - self._wall_minus_d), None)
                     continue
@@ -269,12 +268,13 @@ class MotionWorker:
             monitor.apply(config.settings)
         if not config.analyses:
             self._transitions(monitor.tracker.tick(math.inf), None)
+            self.latest_picture = None  # decoded no more: it would only get older
             monitor.detector.reset()
             monitor.limiter.reset()
-        if not (config.enabled and config.camera) and self._merge.camera_on:
+        if not (config.enabled and config.camera) and self._events.merge.camera_on:
             self._on_camera(False, time.time(), config)
-        if not config.enabled and (ended := self._merge.finish(time.time())) is not None:
-            self._ended(ended)
+        if not config.enabled:
+            self._events.finish(time.time())
         if self._decoder is not None and config.low_power != self._decoder_low_power:
             self._open_decoder()  # other threading; the next packet queued is a keyframe
 
@@ -325,65 +325,34 @@ class MotionWorker:
         self._transitions(transitions, frame)
         event = monitor.tracker.event
         if event is not None and event.peak_ts == ts:
-            self._peak_frame = frame
+            self._events.peak_frame = frame
         if self._on_frame is not None:
             self._on_frame(result, stream_ts)
 
     def _end_now(self) -> None:
         """End a running event at its natural end (last motion + off delay)."""
         self._transitions(self._monitor.tracker.tick(math.inf), None)
-        if (ended := self._merge.finish(time.time())) is not None:
-            self._ended(ended)
+        self._events.finish(time.time())
 
     def _on_camera(self, active: bool, at: float, config: MotionConfig | None = None) -> None:
         config = config or self._config
         if active and not (config.enabled and config.camera):
             return
-        started = self._merge.camera(active, at, config.settings.off_delay)
-        if started is not None:
-            picture = self.latest_picture
-            self._peak_frame = picture.frame if picture is not None else None
-            self._started(started, self._peak_frame)
+        self._events.camera(active, at, config.settings.off_delay, self._picture_now)
+
+    def _picture_now(self) -> av.VideoFrame | None:
+        """The newest picture: the one decoded here, else one decoded on demand (a camera's report)."""
+        if (picture := self.latest_picture) is not None and time.time() - picture.arrival < PICTURE_AGE:
+            return picture.frame
+        try:
+            return self.picture_source() if self.picture_source is not None else None
+        except Exception:  # PyAV errors: the event counts without a picture
+            _LOGGER.debug("No picture for %s's camera event", self.label, exc_info=True)
+            return None
 
     def _transitions(self, transitions: list[MotionTransition], frame: av.VideoFrame | None) -> None:
         for transition in transitions:
-            if transition.kind == "motion_start":
-                assert frame is not None
-                if (started := self._merge.local_started(self._to_wall(transition.event))) is not None:
-                    self._peak_frame = frame
-                    self._started(started, frame)
-            elif (ended := self._merge.local_ended(self._to_wall(transition.event))) is not None:
-                self._ended(ended)
-
-    def _started(self, event: MotionEvent, frame: av.VideoFrame | None) -> None:
-        if self._recorder is not None:
-            event_id = self._recorder.start_event("motion", at=event.start)
-        else:
-            event_id = new_event_id(event.start)
-        self._event_id = event_id
-        self._thumbnail, jpeg = self._thumbnail_of(event_id, event.start, frame)
-        self._emit(
-            MotionUpdate(
-                "motion_start", event_id, event.start, None, event.peak_score, event.peak_ts, self._thumbnail, jpeg
-            )
-        )
-
-    def _ended(self, event: MotionEvent) -> None:
-        event_id = self._event_id
-        if event_id is None:
-            return
-        self._event_id = None
-        thumbnail, jpeg = (self._thumbnail, None)
-        if self._peak_frame is not None:
-            thumbnail, jpeg = self._thumbnail_of(event_id, event.start, self._peak_frame)
-        self._peak_frame = None
-        if self._recorder is not None:
-            self._recorder.end_event(event_id, at=event.end, score=round(event.peak_score, 3), thumbnail=thumbnail)
-        self._emit(
-            MotionUpdate(
-                "motion_end", event_id, event.start, event.end, event.peak_score, event.peak_ts, thumbnail, jpeg
-            )
-        )
+            self._events.local(transition.kind == "motion_start", self._to_wall(transition.event), frame)
 
     def _to_wall(self, event: MotionEvent) -> MotionEvent:
         shift = self._wall_minus_d
@@ -394,18 +363,3 @@ class MotionWorker:
             event.last_motion + shift,
             None if event.end is None else event.end + shift,
         )
-
-    def _emit(self, update: MotionUpdate) -> None:
-        if self._on_event is None:
-            return
-        try:
-            self._on_event(update)
-        except Exception:
-            _LOGGER.exception("Motion callback of %s failed", self.label)
-
-    def _thumbnail_of(
-        self, event_id: str, start: float, frame: av.VideoFrame | None
-    ) -> tuple[str | None, bytes | None]:
-        if frame is None:  # a camera's report while nothing is decoded
-            return None, None
-        return write_thumbnail(self._root, self.channel, event_id, start, frame, self.label)
