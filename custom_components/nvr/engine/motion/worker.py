@@ -248,6 +248,7 @@ class MotionWorker:
                     self._on_config(item[1])
                 elif kind == "camera":
                     self._on_camera(item[1], item[2])
+                    self._events.check(time.time())  # an end with no off delay is due now
                 elif kind == "sync":
                     item[1].set()
             except Exception:
