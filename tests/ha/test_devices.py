@@ -489,6 +489,8 @@ async def test_onvif_camera_found_on_the_lan_plays_and_sends_motion(
     assert channel.data["main_url"] == onvif_camera_url(onvif_camera, hass, "main")
     entity = f"binary_sensor.{channel.title.lower().replace(' ', '_')}"
     await async_wait_for(hass, lambda: hass.states.get(f"{entity}_video_signal").state == "on", 20)
+    image = await async_get_image(hass, f"camera.{channel.title.lower().replace(' ', '_')}")
+    assert jpeg_size(image.content) == (640, 360)  # the still comes from the stream GetStreamUri named
 
     # The PullPoint subscription: the camera's motion turns the Motion sensor on and off.
     await async_wait_for(hass, lambda: onvif_camera.subscriptions_created >= 1, 15)
