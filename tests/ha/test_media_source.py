@@ -346,9 +346,16 @@ async def test_recorded_through_ha_is_browsable(hass: HomeAssistant, make_entry,
     await hass.async_block_till_done()
     (subentry,) = entry.subentries.values()
     archive = entry.runtime_data.archive
-    await async_wait_for(
-        hass, lambda: len([s for s in archive.index.segments() if s.complete and s.end > s.start]) >= 2, 20
-    )
+
+    def files_in_newest_hour() -> int:
+        done = [s for s in archive.index.segments() if s.complete and s.end > s.start]
+        if not done:
+            return 0
+        hour = max(s.start for s in done) // 3600
+        return sum(1 for s in done if s.start // 3600 == hour)
+
+    # Two finished files in the hour listed last (the recording may cross an hour meanwhile).
+    await async_wait_for(hass, lambda: files_in_newest_hour() >= 2, 30)
     base = f"{entry.entry_id}/{subentry.subentry_id}"
     days = await _browse(hass, f"{base}/days")
     hours = await _browse(hass, days.children[0].identifier)

@@ -254,12 +254,20 @@ async def test_options_flow_saves_and_applies_live(hass: HomeAssistant, make_ent
         "max_storage_gb": 0,
         "min_free_gb": 1,
         "segment_seconds": 60,
+        "discover_devices": True,
     }
     with pytest.raises(Exception, match="segment_seconds"):
         await hass.config_entries.options.async_configure(result["flow_id"], {**defaults, "segment_seconds": 5})
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {"retain_days": 3, "event_retain_days": 14, "max_storage_gb": 500, "min_free_gb": 2.5, "segment_seconds": 120},
+        {
+            "retain_days": 3,
+            "event_retain_days": 14,
+            "max_storage_gb": 500,
+            "min_free_gb": 2.5,
+            "segment_seconds": 120,
+            "discover_devices": False,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -269,6 +277,7 @@ async def test_options_flow_saves_and_applies_live(hass: HomeAssistant, make_ent
         "max_storage_gb": 500,
         "min_free_gb": 2.5,
         "segment_seconds": 120,
+        "discover_devices": False,
     }
     # Applied without a reload.
     assert entry.runtime_data.archive is archive

@@ -227,7 +227,8 @@ async def test_relay_is_loopback_only_and_secret(
     ours = [fields for fields in listening if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A"]
     assert [fields[1].split(":")[0] for fields in ours] == ["0100007F"], "not bound to 127.0.0.1 alone"
     token = url.rsplit("/", 1)[1][:-3]
-    for path in ("/", f"/{token}", f"/{token[:-1]}x.ts", "/main.ts", f"/../{token}.ts", f"/{token}.ts?x=1"):
+    other = token[:-1] + ("y" if token.endswith("x") else "x")  # one character off (never the token itself)
+    for path in ("/", f"/{token}", f"/{other}.ts", "/main.ts", f"/../{token}.ts", f"/{token}.ts?x=1"):
         with pytest.raises(urllib.error.HTTPError) as info:
             await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{port}{path}", timeout=5)
         assert info.value.code == 404, path
