@@ -35,6 +35,14 @@ ensure_apt_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Whether this machine's Python runs the main suite with PyAV 13.1 (HA 2025.4's),
+# so the engine tests also run in .venv-av19 (PyAV 19, HA 2026's).
+needs_av19_venv() {
+  local python
+  python=$(find_python) || return 1
+  "$python" -c 'import sys; sys.exit(sys.version_info >= (3, 14))'
+}
+
 # Print a Python >= 3.13 interpreter: $PYTHON, python3.14/3.13 on PATH, or pyenv's.
 find_python() {
   local candidate
@@ -69,7 +77,9 @@ ensure_venv() {
     log "Installing $* into $dir"
     local args=()
     for req in "$@"; do args+=(-r "$req"); done
-    "$dir/bin/python" -m pip install -q "${args[@]}"
+    # --no-compile: Python compiles what is imported, when it is first imported;
+    # compiling all of HA's harness up front costs about 30 s (more on a busy machine).
+    "$dir/bin/python" -m pip install -q --no-compile "${args[@]}"
     rm -f "$dir"/.requirements-*
     touch "$stamp"
   fi
@@ -85,6 +95,6 @@ ensure_hass_runtime_requirements() {
     local missing
     mapfile -t missing <<<"$reqs"
     log "Installing what Home Assistant needs at run time: ${missing[*]}"
-    .venv/bin/python -m pip install -q "${missing[@]}"
+    .venv/bin/python -m pip install -q --no-compile "${missing[@]}"
   fi
 }

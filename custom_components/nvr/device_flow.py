@@ -275,9 +275,15 @@ def _stream_keys_in_use(hass: HomeAssistant) -> set[str | None]:
 
 
 def connection_from_input(user_input: dict[str, Any], current: DeviceConnection | None = None) -> DeviceConnection:
-    """The connection a form asks for; a password left empty keeps ``current``'s."""
+    """The connection a form asks for; a password left empty keeps ``current``'s.
+
+    A host pasted as the device's web address (``http://192.168.1.64/``) counts as its host name.
+    """
+    host = str(user_input.get(CONF_HOST) or (current.host if current else "")).strip()
+    if "://" in host:
+        host = urlsplit(host).hostname or ""
     return DeviceConnection(
-        host=str(user_input.get(CONF_HOST) or (current.host if current else "")).strip(),
+        host=host,
         port=int(user_input.get(CONF_PORT) or (current.port if current else 80)),
         username=str(user_input.get(CONF_USERNAME) or "").strip(),
         password=str(user_input.get(CONF_PASSWORD) or "") or (current.password if current else ""),

@@ -56,7 +56,7 @@ PASSWORD = "secret"
 
 @pytest.fixture(scope="module")
 def device_streams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspServer]:
-    """The recorder's channels 1 (main and sub) and 2 (main only), and an ONVIF camera's two profiles."""
+    """The recorder's channels 1 (main and sub) and 2 (main only); the ONVIF camera's profiles name channel 1's."""
     clips = tmp_path_factory.mktemp("device_clips")
     main = make_clip(clips / "main.ts", 640, 360, fps=15, gop=15, seconds=6)
     sub = make_clip(clips / "sub.ts", 320, 180, fps=15, gop=15, seconds=6)
@@ -65,8 +65,6 @@ def device_streams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspSer
             live_mount("/Streaming/Channels/101", main),
             live_mount("/Streaming/Channels/102", sub),
             live_mount("/Streaming/Channels/201", main),
-            live_mount("/onvif/main", main),
-            live_mount("/onvif/sub", sub),
         ]
     ).start()
     yield server
@@ -131,8 +129,8 @@ def _channels(entry: MockConfigEntry) -> dict[str, Any]:
 async def test_connect_a_hikvision_recorder_and_tick_its_channels(
     hass: HomeAssistant, nvr: MockConfigEntry, recorder: IsapiServer
 ) -> None:
-    result = await _device_flow(hass, nvr, port=recorder.port, password="wrong")
-    assert result["errors"] == {"base": "invalid_auth"}
+    result = await _device_flow(hass, nvr, host="http://127.0.0.1/", port=recorder.port, password="wrong")
+    assert result["errors"] == {"base": "invalid_auth"}  # the web address pasted as host reaches the device
 
     result = await _device_flow(hass, nvr, port=recorder.port, password=PASSWORD)
     assert result["step_id"] == "channels"
@@ -335,8 +333,9 @@ async def test_device_events_lost_then_back(
 
 
 async def test_reauth_when_the_device_rejects_its_password_and_reconfigure(
-    hass: HomeAssistant, recorder: IsapiServer, tmp_path: Path
+    hass: HomeAssistant, recorder: IsapiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(connect, "IsapiEventStream", partial(IsapiEventStream, retry_delay=0.2))  # quick reconnects
     storage = tmp_path / "nvr"
     storage.mkdir()
     entry = _device_entry(hass, storage, recorder)
@@ -455,8 +454,8 @@ async def test_device_flow_errors(
 async def onvif_camera(device_streams: RtspServer) -> AsyncIterator[OnvifResponder]:
     device = OnvifResponder(password=PASSWORD, rtsp_port=device_streams.port, pull_wait=0.5)
     await device.start()
-    device.set_stream_uri("main", device_streams.url("/onvif/main"))
-    device.set_stream_uri("sub", device_streams.url("/onvif/sub"))
+    device.set_stream_uri("main", device_streams.url("/Streaming/Channels/101"))
+    device.set_stream_uri("sub", device_streams.url("/Streaming/Channels/102"))
     yield device
     await device.stop()
 
@@ -492,7 +491,11 @@ async def test_onvif_camera_found_on_the_lan_plays_and_sends_motion(
     image = await async_get_image(hass, f"camera.{channel.title.lower().replace(' ', '_')}")
     assert jpeg_size(image.content) == (640, 360)  # the still comes from the stream GetStreamUri named
 
-    # The PullPoint subscription: the camera's motion turns the Motion sensor on and off.
+    # The PullPoint subscription: the camera's motion turns the Motion sensor on and off (1 s off delay).
+    slug = channel.title.lower().replace(" ", "_")
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": f"number.{slug}_motion_off_delay", "value": 1}, blocking=True
+    )
     await async_wait_for(hass, lambda: onvif_camera.subscriptions_created >= 1, 15)
     onvif_camera.push_motion("vscfg0", True)
     await async_wait_for(hass, lambda: hass.states.get(f"{entity}_motion").state == "on", 15)
