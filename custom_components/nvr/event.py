@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_DEVICE, device_event_signal
-from .devices.model import EVENT_INTRUSION, EVENT_LINE_CROSSING, EVENT_TAMPER, EVENT_VIDEO_LOSS, DeviceEvent
+from .devices.model import EVENT_KINDS, EVENT_MOTION, DeviceEvent
 from .engine import MotionUpdate
 from .entity import NvrMotionEntity, async_setup_channel_entities
 from .runtime import ChannelRuntime, NvrConfigEntry
@@ -22,7 +22,8 @@ from .runtime import ChannelRuntime, NvrConfigEntry
 PARALLEL_UPDATES = 0
 
 EVENT_TYPES = ["motion_start", "motion_end"]
-DEVICE_EVENT_TYPES = [EVENT_LINE_CROSSING, EVENT_INTRUSION, EVENT_VIDEO_LOSS, EVENT_TAMPER]
+DEVICE_EVENT_TYPES = [kind for kind in EVENT_KINDS if kind != EVENT_MOTION]
+"""What a device reports besides motion (its motion comes as motion_start and motion_end)."""
 
 
 async def async_setup_entry(
