@@ -48,6 +48,15 @@ async def async_get_until(
         await asyncio.sleep(0.25)
 
 
+def shows_picture(reader: Any) -> bool:
+    """Whether a stream reader is connected and holds a GOP: what a still of it needs.
+
+    The reader adds the first keyframe to its GOP just before it reports itself
+    connected, so waiting on the GOP alone can catch the moment in between.
+    """
+    return bool(reader.status.connected) and reader.gop.latest() is not None
+
+
 def jpeg_size(data: bytes) -> tuple[int, int]:
     """Check that data is a complete JPEG and return its size."""
     assert data[:2] == b"\xff\xd8", "not a JPEG"

@@ -7,7 +7,7 @@ from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from support import async_wait_for, jpeg_size
+from support import async_wait_for, jpeg_size, shows_picture
 
 from custom_components.nvr.const import DOMAIN
 from custom_components.nvr.engine import ENGLISH_CAPTION, current_caption, set_caption
@@ -45,7 +45,7 @@ async def test_devices_and_entities(hass: HomeAssistant, live_entry) -> None:
 
 async def test_snapshot_from_memory(hass: HomeAssistant, live_entry) -> None:
     channel = next(iter(live_entry.runtime_data.channels.values())).channel
-    await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 10)
+    await async_wait_for(hass, lambda: shows_picture(channel.readers["main"]), 10)
     image = await async_get_image(hass, "camera.front_door", width=320, height=180)
     assert image.content_type == "image/jpeg"
     assert jpeg_size(image.content) == (320, 180)
@@ -101,7 +101,7 @@ async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips)
         back = await async_wait_for(hass, lambda: signal() == STATE_ON, 10)
         assert back < 5
         channel = next(iter(entry.runtime_data.channels.values())).channel
-        await async_wait_for(hass, lambda: channel.readers["main"].gop.latest() is not None, 5)
+        await async_wait_for(hass, lambda: shows_picture(channel.readers["main"]), 5)
         again = (await async_get_image(hass, "camera.gate", width=320, height=180)).content
         assert again != placeholder
         assert await hass.config_entries.async_unload(entry.entry_id)

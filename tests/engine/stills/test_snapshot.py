@@ -9,7 +9,7 @@ from engine import Channel, ChannelConfig, MotionConfig, MotionSettings, MotionW
 from engine.stills.placeholder import no_signal_jpeg
 from engine.stills.snapshot import target_size
 from rtsp_peer import RtspServer, free_port, live_mount, make_clip
-from support import jpeg_size, wait_for
+from support import jpeg_size, shows_picture, wait_for
 
 
 @pytest.fixture
@@ -23,8 +23,8 @@ def live_channel(rtsp_server):
         )
     )
     channel.start()
-    wait_for(lambda: channel.readers["main"].gop.latest() is not None, 10)
-    wait_for(lambda: channel.readers["sub"].gop.latest() is not None, 10)
+    wait_for(lambda: shows_picture(channel.readers["main"]), 10)
+    wait_for(lambda: shows_picture(channel.readers["sub"]), 10)
     yield channel
     assert channel.stop(2.0)
 
@@ -83,7 +83,7 @@ def test_still_shows_the_newest_picture_not_the_keyframe(long_gop_server, monkey
     channel.start()
     reader = channel.readers["main"]
     try:
-        wait_for(lambda: reader.gop.latest() is not None, 10)
+        wait_for(lambda: shows_picture(reader), 10)
         ages = []
         for _ in range(6):
             # Two seconds or more into a GOP: its keyframe is that old.

@@ -408,6 +408,11 @@ class Recorder:
             return None
         return round(packet.pts * media.audio.time_base / media.video_time_base)
 
+    def _video_end(self) -> int | None:
+        """The video tick where the newest picture ends, or None before any picture."""
+        last = self._fixer.last_dts
+        return None if last is None else last + max(self._fixer.step, 1)
+
     def _flush_audio(self, limit: int | None) -> None:
         """Write held audio older than video tick ``limit`` (all when None) to the open file."""
         keep = []
@@ -420,7 +425,9 @@ class Recorder:
         self._audio_hold = keep
 
     def _close_segment(self, end_dts: int | None, publish: bool = True) -> None:
-        self._flush_audio(end_dts)
+        # Without a next keyframe the file ends with its last picture: audio that
+        # came after that picture (it runs ahead on a busy machine) is not written.
+        self._flush_audio(end_dts if end_dts is not None else self._video_end())
         if end_dts is None:
             self._audio_hold = []
         written = self._files.close(end_dts)
