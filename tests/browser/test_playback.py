@@ -188,7 +188,7 @@ def shown(browser: Browser, truths: dict[str, Truth]) -> dict[str, float] | None
         return None
     out = {}
     for screen in state["screens"]:
-        if screen["code"] is None or screen["paused"]:
+        if screen["code"] is None or screen["paused"] or screen["notice"]:  # a notice covers the picture
             return None
         wall = truths[screen["channel"]].wall(screen["code"], state["wall"])
         if wall is None:
@@ -444,10 +444,13 @@ def test_next_and_previous_event(browser: Browser, nvr_hass: Hass, recorded) -> 
 
 def test_wall_card_opens_the_page_a_minute_ago(browser: Browser, nvr_hass: Hass, recorded) -> None:
     browser.open(WALL)
-    button = (
-        DEEP + "const b = deep(document, 'nvr-wall-card')[0]?.shadowRoot?.querySelector('.header .playback'); return b;"
+    # Found and clicked in one script: the card rebuilds its header on every status change (and on a new
+    # snapshot), so an element handed back to selenium may be gone by the time it clicks it.
+    click = DEEP + (
+        "const b = deep(document, 'nvr-wall-card')[0]?.shadowRoot?.querySelector('.header .playback');"
+        " if (b) b.click(); return !!b;"
     )
-    browser.wait("the wall's playback button", lambda: browser.script(button), LOAD_TIMEOUT).click()
+    browser.wait("the wall's playback button", lambda: browser.script(click), LOAD_TIMEOUT)
     clicked = time.time()
     browser.wait("the NVR page", lambda: browser.script("return location.pathname") == "/nvr", 30)
     state = browser.wait(

@@ -261,7 +261,7 @@ async def test_camera_motion_records_with_pre_roll_and_survives_a_dropped_stream
     sensor = "binary_sensor.front_door_motion"
     await async_wait_for(hass, lambda: recorder.open_streams == 1, 15)
     await async_wait_for(hass, lambda: hass.states.get("binary_sensor.front_door_video_signal").state == "on", 20)
-    preroll = entry.runtime_data.channels[sid].recorder._preroll._gops
+    preroll = entry.runtime_data.channels[sid].recorder._state._preroll._gops
     await async_wait_for(hass, lambda: len(preroll) >= 3, 20)  # three 1 s GOPs: the 2 s pre-roll is held
     assert hass.states.get(sensor).state == "off"
 

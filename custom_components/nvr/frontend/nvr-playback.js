@@ -243,8 +243,8 @@ class ChannelPlayback {
     const player = this.active;
     const video = player && player.video;
     const pos = player && player.map ? player.map.posAt(wall) : null;
-    this.tile.setState({ loading: !player || !player.map, noFootage: player && player.map && pos == null });
     if (!video || pos == null) {
+      this.tile.setState({ loading: !player || !player.map, noFootage: player && player.map && pos == null });
       if (video && !video.paused) video.pause();
       this.parked = true;
       return;
@@ -254,11 +254,15 @@ class ChannelPlayback {
       if (Math.abs(drift) > 0.04) video.currentTime = pos;
       this.parked = false;
     }
+    // The player moves itself while it loads (hls.js starts where it likes, then seeks): the picture
+    // is shown and plays only once it is the clock's moment.
+    const placed = video.readyState >= 2 && !video.seeking && Math.abs(video.currentTime - pos) <= SEEK_DRIFT;
+    this.tile.setState({ loading: !placed, noFootage: false });
     let rate = speed;
     if (!leader && Math.abs(drift) > NUDGE_DRIFT) rate = speed * Math.min(1.5, Math.max(0.5, 1 - drift / 2));
     setRate(video, rate);
-    if (playing && video.paused) video.play().catch(() => {});
-    if (!playing && !video.paused) video.pause();
+    if (playing && placed && video.paused) video.play().catch(() => {});
+    if ((!playing || !placed) && !video.paused) video.pause();
   }
 
   /** Preload the next range near the end of this one; swap it in when the clock reaches it. */

@@ -368,11 +368,19 @@ class NvrWallCard extends HTMLElement {
     if (!this._header || !this._nvr) return;
     const status = this._nvr.status || {};
     const hass = this._hass;
-    this._header.innerHTML = "";
-    this._header.append(element("span", "title", this._nvr.name));
-    this._header.append(element("span", "online", tr(hass, "online", { online: status.online, total: status.total })));
+    // The button stays (a status change must not take it from under the pointer or the keyboard's focus).
+    let playback = this._header.querySelector(".playback");
+    if (!playback) {
+      playback = element("button", "playback", "⏪");
+      playback.addEventListener("click", () => this._openPlayback());
+      this._header.append(playback);
+    }
+    playback.title = tr(hass, "playback");
+    playback.setAttribute("aria-label", playback.title);
+    const parts = [element("span", "title", this._nvr.name)];
+    parts.push(element("span", "online", tr(hass, "online", { online: status.online, total: status.total })));
     if (status.storage_used_gb != null) {
-      this._header.append(
+      parts.push(
         element("span", "storage", tr(hass, "storage", { used: status.storage_used_gb, free: status.storage_free_gb })),
       );
     }
@@ -380,13 +388,10 @@ class NvrWallCard extends HTMLElement {
     if (issue) {
       const warning = element("span", "warning", "⚠");
       warning.title = tr(hass, "issue");
-      this._header.append(warning);
+      parts.push(warning);
     }
-    const playback = element("button", "playback", "⏪");
-    playback.title = tr(hass, "playback");
-    playback.setAttribute("aria-label", playback.title);
-    playback.addEventListener("click", () => this._openPlayback());
-    this._header.append(playback);
+    for (const child of [...this._header.children]) if (child !== playback) child.remove();
+    playback.before(...parts);
   }
 
   /** The NVR page, playing this card's channels from a minute ago. */

@@ -66,7 +66,11 @@ def test_a_span_keeps_the_parts_that_show_it(footage: Path) -> None:
     assert first.start <= middle < first.start + first.parts[0][2] + 1e-6
     assert first.start > segments[1].start - 1e-6
     assert span.duration < whole.duration
-    assert "#EXT-X-ENDLIST" in span.render(lambda item: "x.mp4") and not span.live
+    text = span.render(lambda item: "x.mp4")
+    assert "#EXT-X-ENDLIST" in text and not span.live
+    # A player starts at the span's start (hls.js would start a live one near its end).
+    assert f"#EXT-X-START:TIME-OFFSET={middle - first.start:.3f},PRECISE=YES" in text
+    assert "#EXT-X-START" not in whole.render(lambda item: "x.mp4"), "a whole recording plays from its start"
 
 
 def test_a_live_playlist_lists_only_finished_parts_of_a_growing_file(footage: Path) -> None:

@@ -57,6 +57,8 @@ class Playlist:
     """Files left out (unreadable, no fragments yet)."""
     live: bool = False
     """More footage may follow: an EVENT playlist, without ``EXT-X-ENDLIST``."""
+    start: float | None = None
+    """Wall time a player starts at (``EXT-X-START``); None: its own choice (the first part, or near a live end)."""
 
     @property
     def duration(self) -> float:
@@ -82,6 +84,10 @@ class Playlist:
             "#EXT-X-DISCONTINUITY-SEQUENCE:0",
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
+        if self.start is not None and self.files:
+            # Without it hls.js starts a live (EVENT) playlist three target durations before its end.
+            offset = max(0.0, self.start - self.files[0].start)
+            lines.append(f"#EXT-X-START:TIME-OFFSET={offset:.3f},PRECISE=YES")
         for n, item in enumerate(self.files):
             url = uri(item)
             if n:
@@ -208,7 +214,7 @@ def build_playlist(
         )
         for segment, layout, parts, shift in planned
     )
-    return Playlist(files, tuple(skipped), live)
+    return Playlist(files, tuple(skipped), live, span[0] if span is not None else None)
 
 
 class ShiftedFile:
