@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 INTEGRATION = Path(__file__).resolve().parents[1] / "custom_components" / "nvr"
-CARD = INTEGRATION / "frontend" / "nvr-wall-card.js"
-PANEL = INTEGRATION / "frontend" / "nvr-panel.js"
+CARD = INTEGRATION / "frontend" / "nvr-wall-strings.js"
+PANEL = INTEGRATION / "frontend" / "nvr-panel-strings.js"
 LANGUAGES = ("en", "zh-Hans", "ko")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 NO_SIGNAL = ("entity", "binary_sensor", "video_signal", "state", "off")
@@ -36,7 +36,7 @@ def card_strings(module: Path = CARD) -> dict[str, dict[str, str]]:
     """A module's STRINGS object, between its STRINGS-BEGIN and STRINGS-END markers (JSON on purpose)."""
     source = module.read_text(encoding="utf-8")
     block = source.split("// STRINGS-BEGIN", 1)[1].split("// STRINGS-END", 1)[0]
-    body = block.strip().removeprefix("const STRINGS =").strip().removesuffix(";")
+    body = block.strip().removeprefix("export const STRINGS =").strip().removesuffix(";")
     return json.loads(body)
 
 

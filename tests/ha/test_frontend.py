@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from homeassistant.core import HomeAssistant
 from homeassistant.loader import async_get_integration
 
@@ -9,6 +11,20 @@ from custom_components.nvr.const import DOMAIN
 from custom_components.nvr.frontend import FOLDER, card_url
 
 from .conftest import channel_data
+
+IMPORT = re.compile(r'^import [^;]*? from "\./([\w-]+\.js)";', re.MULTILINE)
+
+
+def imported_modules(*roots: str) -> set[str]:
+    """The modules ``roots`` are, and every module of the folder they import, however deep."""
+    found: set[str] = set()
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        if module not in found:
+            found.add(module)
+            todo.extend(IMPORT.findall((FOLDER / module).read_text(encoding="utf-8")))
+    return found
 
 
 async def test_card_is_served_under_the_integration_version(hass: HomeAssistant, make_entry, hass_client) -> None:
@@ -24,9 +40,11 @@ async def test_card_is_served_under_the_integration_version(hass: HomeAssistant,
     assert response.status == 200
     assert await response.read() == (FOLDER / "nvr-wall-card.js").read_bytes()
     assert "javascript" in response.headers["Content-Type"]
-    for module in ("nvr-panel.js", "nvr-playback.js", "nvr-timeline.js"):  # the NVR page and what it imports
+    modules = imported_modules("nvr-wall-card.js", "nvr-panel.js")  # the card, the NVR page, what they import
+    assert modules == {path.name for path in FOLDER.glob("*.js")}, "a module nothing imports, or a missing one"
+    for module in sorted(modules):
         response = await client.get(f"/nvr_static/{version}/{module}")
-        assert response.status == 200 and await response.read() == (FOLDER / module).read_bytes()
+        assert response.status == 200 and await response.read() == (FOLDER / module).read_bytes(), module
 
     for outside in (
         f"/nvr_static/{version}/../manifest.json",

@@ -6,190 +6,18 @@
 // nvr.export_clip action writes the MP4 into the media folder and the browser downloads it through
 // a signed link from HA's media source. Opened from the wall card as /nvr?entry=…&channels=…&t=….
 
-import { language } from "./nvr-wall-card.js";
+import { el } from "./nvr-dom.js";
+import { language } from "./nvr-i18n.js";
+import { Screen, canDecode } from "./nvr-panel-screen.js";
+import { STRINGS, tr } from "./nvr-panel-strings.js";
+import { STYLE } from "./nvr-panel-style.js";
 import { NvrTimeline } from "./nvr-timeline.js";
 import { SyncPlayback, ensureHlsPlayer } from "./nvr-playback.js";
-
-// STRINGS-BEGIN
-const STRINGS = {
-  "en": {
-    "title": "NVR playback",
-    "no_nvr": "No NVR is set up yet.",
-    "loading": "Loading…",
-    "previous_day": "Previous day",
-    "next_day": "Next day",
-    "play": "Play",
-    "pause": "Pause",
-    "speed": "Speed",
-    "previous_event": "Previous event",
-    "next_event": "Next event",
-    "select_span": "Select span",
-    "export": "Export",
-    "export_hint": "First select a span on the bar: press Select span (or hold Shift) and drag.",
-    "exporting": "Exporting {channel}…",
-    "exported": "Downloaded {name}",
-    "export_failed": "Export of {channel} failed: {error}",
-    "no_footage": "No footage",
-    "cannot_play": "This browser cannot play {codec} video. Export the span and play the file with a desktop player.",
-    "pick_channels": "Tick up to 4 channels to play.",
-    "too_many": "Up to 4 channels play at once.",
-    "click_to_play": "Click a moment on the bar to play from it.",
-    "motion": "Motion",
-    "manual": "Manual recording",
-    "live": "Live"
-  },
-  "zh-Hans": {
-    "title": "NVR 回放",
-    "no_nvr": "尚未设置 NVR。",
-    "loading": "加载中…",
-    "previous_day": "前一天",
-    "next_day": "后一天",
-    "play": "播放",
-    "pause": "暂停",
-    "speed": "速度",
-    "previous_event": "上一个事件",
-    "next_event": "下一个事件",
-    "select_span": "选择时间段",
-    "export": "导出",
-    "export_hint": "请先在时间条上选择时间段：点击“选择时间段”（或按住 Shift）并拖动。",
-    "exporting": "正在导出 {channel}…",
-    "exported": "已下载 {name}",
-    "export_failed": "{channel} 导出失败：{error}",
-    "no_footage": "无录像",
-    "cannot_play": "此浏览器无法播放 {codec} 视频。请导出该时间段，并用桌面播放器播放文件。",
-    "pick_channels": "勾选最多 4 个通道进行回放。",
-    "too_many": "最多同时回放 4 个通道。",
-    "click_to_play": "点击时间条上的某一时刻，从该时刻开始回放。",
-    "motion": "移动侦测",
-    "manual": "手动录像",
-    "live": "实时"
-  },
-  "ko": {
-    "title": "NVR 재생",
-    "no_nvr": "아직 설정된 NVR이 없습니다.",
-    "loading": "불러오는 중…",
-    "previous_day": "이전 날",
-    "next_day": "다음 날",
-    "play": "재생",
-    "pause": "일시 정지",
-    "speed": "속도",
-    "previous_event": "이전 이벤트",
-    "next_event": "다음 이벤트",
-    "select_span": "구간 선택",
-    "export": "내보내기",
-    "export_hint": "먼저 타임라인에서 구간을 선택하세요: 구간 선택을 누르거나 Shift를 누른 채 드래그합니다.",
-    "exporting": "{channel} 내보내는 중…",
-    "exported": "{name} 다운로드됨",
-    "export_failed": "{channel} 내보내기 실패: {error}",
-    "no_footage": "녹화 없음",
-    "cannot_play": "이 브라우저는 {codec} 비디오를 재생할 수 없습니다. 구간을 내보내서 데스크톱 플레이어로 재생하세요.",
-    "pick_channels": "재생할 채널을 최대 4개까지 선택하세요.",
-    "too_many": "한 번에 최대 4개 채널을 재생합니다.",
-    "click_to_play": "타임라인에서 시점을 클릭하면 그 시점부터 재생합니다.",
-    "motion": "모션",
-    "manual": "수동 녹화",
-    "live": "실시간"
-  }
-};
-// STRINGS-END
 
 const MAX_PLAYING = 4;
 const SPEEDS = [1, 2, 4, 8];
 const REFRESH_MS = 30000;
 const EVENT_LEAD = 1; // seconds before an event that a jump lands on (its pre-roll is recorded too)
-const HEVC_TYPE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
-
-function tr(hass, key, vars = {}) {
-  const lang = language(hass);
-  const text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_m, name) => (name in vars ? String(vars[name]) : `{${name}}`));
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** Whether this browser can decode the codec (H.264 always; H.265 only where the platform has it). */
-export function canDecode(codec) {
-  if (codec !== "hevc" && codec !== "h265") return true;
-  return Boolean(window.MediaSource && MediaSource.isTypeSupported(HEVC_TYPE));
-}
-
-const STYLE = `
-  :host { display: block; height: 100%; background: var(--primary-background-color, #111); color: var(--primary-text-color, #eee);
-    font-family: var(--paper-font-body1_-_font-family, Roboto, sans-serif); }
-  .page { display: flex; flex-direction: column; height: 100%; }
-  .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; padding: 8px 12px;
-    background: var(--app-header-background-color, #15171b); color: var(--app-header-text-color, #fff); }
-  .toolbar .title { font-size: 18px; font-weight: 500; margin-right: 8px; }
-  .toolbar .spacer { flex: 1; }
-  button { font: inherit; color: inherit; background: rgba(255,255,255,.08); border: 1px solid rgba(255,255,255,.2);
-    border-radius: 4px; padding: 4px 10px; cursor: pointer; min-height: 30px; }
-  button[aria-pressed="true"] { background: #fff; border-color: #fff; color: var(--primary-color, #03a9f4); font-weight: 600; }
-  button:disabled { opacity: .4; cursor: default; }
-  button.icon { padding: 2px 6px; display: inline-flex; align-items: center; justify-content: center; }
-  button.icon ha-icon { --mdc-icon-size: 20px; }
-  select { font: inherit; padding: 4px; }
-  .day { position: relative; }
-  .calendar { position: absolute; top: 36px; left: 0; z-index: 20; background: #1c1f24; color: #eee; padding: 8px;
-    border-radius: 6px; box-shadow: 0 4px 16px rgba(0,0,0,.6); display: grid; grid-template-columns: repeat(7, 34px); gap: 2px; }
-  .calendar .month { grid-column: span 5; text-align: center; align-self: center; }
-  .calendar button { min-height: 28px; padding: 2px; }
-  .calendar .dim { opacity: .35; }
-  .calendar .chosen { outline: 2px solid var(--primary-color, #03a9f4); }
-  .screens { flex: 1; min-height: 200px; display: grid; gap: 2px; background: #000; padding: 2px; }
-  .screen { position: relative; background: #0b0c0e; overflow: hidden; min-height: 120px; }
-  .screen .player { position: absolute; inset: 0; width: 100%; height: 100%; display: flex; flex-direction: column;
-    justify-content: center; --video-max-height: 100%; }
-  .screen .player.standby { visibility: hidden; }
-  .screen .name { position: absolute; left: 6px; bottom: 4px; padding: 1px 6px; background: rgba(0,0,0,.55);
-    border-radius: 3px; font-size: 13px; z-index: 3; color: #eee; }
-  .screen .clock { position: absolute; right: 6px; top: 4px; padding: 1px 6px; background: rgba(0,0,0,.55);
-    border-radius: 3px; font-size: 13px; z-index: 3; color: #eee; font-variant-numeric: tabular-nums; }
-  .screen .notice { position: absolute; inset: 0; display: flex; flex-direction: column; gap: 8px; align-items: center;
-    justify-content: center; text-align: center; padding: 12px; background: #101216; color: #ebebeb; z-index: 2; }
-  .hint { align-self: center; justify-self: center; padding: 16px; color: #bbb; font-size: 16px; text-align: center; }
-  .status { padding: 4px 12px; min-height: 20px; font-size: 13px; color: var(--secondary-text-color, #aaa); }
-  .status .time { color: var(--primary-text-color, #eee); font-weight: 600; font-variant-numeric: tabular-nums; margin-right: 12px; }
-  nvr-timeline { padding: 0 0 8px; border-top: 1px solid rgba(127,127,127,.3); }
-  .hidden { display: none !important; }
-`;
-
-/** One screen of the grid: what SyncPlayback needs of a tile. */
-class Screen {
-  constructor(panel, channel) {
-    this.node = el("div", "screen");
-    this.node.dataset.channel = channel.id;
-    this.media = el("div", "media");
-    this.notice = el("div", "notice hidden");
-    this.clock = el("div", "clock");
-    this.node.append(this.media, this.notice, el("div", "name", channel.name), this.clock);
-    this.panel = panel;
-    this.channel = channel;
-  }
-
-  setState({ loading, noFootage }) {
-    if (this._cannotPlay) return;
-    const text = loading ? tr(this.panel.hass, "loading") : noFootage ? tr(this.panel.hass, "no_footage") : null;
-    this.notice.classList.toggle("hidden", !text);
-    if (text && this.notice.textContent !== text) this.notice.textContent = text;
-  }
-
-  cannotPlay(codec) {
-    this._cannotPlay = true;
-    this.notice.innerHTML = "";
-    this.notice.classList.remove("hidden");
-    this.notice.classList.add("cannot-play");
-    const name = { hevc: "H.265", h265: "H.265" }[codec] || codec.toUpperCase();
-    this.notice.append(el("div", "", tr(this.panel.hass, "cannot_play", { codec: name })));
-    const button = el("button", "export", tr(this.panel.hass, "export"));
-    button.addEventListener("click", () => this.panel.exportChannels([this.channel]));
-    this.notice.append(button);
-  }
-}
 
 class NvrPanel extends HTMLElement {
   constructor() {
@@ -257,7 +85,7 @@ class NvrPanel extends HTMLElement {
   }
 
   _format(wall) {
-    return new Intl.DateTimeFormat(language(this._hass), {
+    return new Intl.DateTimeFormat(language(this._hass, STRINGS), {
       timeZone: this._tz,
       year: "numeric",
       month: "2-digit",
@@ -334,7 +162,7 @@ class NvrPanel extends HTMLElement {
     this._statusText = el("span", "text");
     this._status.append(this._statusTime, this._statusText);
     this._timeline = document.createElement("nvr-timeline");
-    this._timeline.locale = language(this._hass);
+    this._timeline.locale = language(this._hass, STRINGS);
     this._timeline.timeZone = this._tz;
     this._timeline.labels = { motion: tr(this._hass, "motion"), manual: tr(this._hass, "manual") };
     this._timeline.addEventListener("seek", (e) => this.seek(e.detail.wall));

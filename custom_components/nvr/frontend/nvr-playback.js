@@ -128,6 +128,8 @@ class RangePlayer {
     this.end = end;
     this.map = null;
     this.failed = false;
+    this.prepared = false; // a standby player: sent to the moment of the swap
+    this.placed = false; // it has shown the clock's moment (until then its picture is covered)
     this.element = document.createElement("ha-hls-player");
     this.element.className = "player";
     this.element.muted = true;
@@ -254,10 +256,12 @@ class ChannelPlayback {
       if (Math.abs(drift) > 0.04) video.currentTime = pos;
       this.parked = false;
     }
-    // The player moves itself while it loads (hls.js starts where it likes, then seeks): the picture
-    // is shown and plays only once it is the clock's moment.
+    // The player moves itself while it loads (hls.js starts where it likes, then seeks): it plays
+    // only at the clock's moment, and its picture stays covered until it first got there. Later
+    // seeks (a range swap, a nudge back on the clock) keep showing the picture they start from.
     const placed = video.readyState >= 2 && !video.seeking && Math.abs(video.currentTime - pos) <= SEEK_DRIFT;
-    this.tile.setState({ loading: !placed, noFootage: false });
+    if (placed) player.placed = true;
+    this.tile.setState({ loading: video.readyState < 2 || (!placed && !player.placed), noFootage: false });
     let rate = speed;
     if (!leader && Math.abs(drift) > NUDGE_DRIFT) rate = speed * Math.min(1.5, Math.max(0.5, 1 - drift / 2));
     setRate(video, rate);
@@ -291,6 +295,7 @@ class ChannelPlayback {
     if (next && next.map && !player.covers(wall) && next.covers(wall)) {
       player.destroy();
       next.element.classList.remove("standby");
+      next.placed = next.prepared; // it waits at the moment of the swap
       this.active = next;
       this.standby = null;
       this.parked = true;

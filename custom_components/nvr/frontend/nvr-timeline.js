@@ -6,6 +6,8 @@
 // fires "select". Hovering or tapping an event mark shows its time, kind and thumbnail.
 // Times are shown in Home Assistant's time zone.
 
+import { el } from "./nvr-dom.js";
+
 const MIN_VIEW = 60;
 const DRAG_PX = 4;
 const LABEL_WIDTH = 140;
@@ -41,13 +43,6 @@ const STYLE = `
   .tip img { display: block; width: 160px; margin-top: 4px; border-radius: 2px; }
   .hidden { display: none !important; }
 `;
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 const TICK_STEPS = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600];
 

@@ -1,0 +1,91 @@
+// The NVR wall card's strings in every language it speaks (tests/test_translations.py checks them).
+
+import { translator } from "./nvr-i18n.js";
+
+// STRINGS-BEGIN
+export const STRINGS = {
+  "en": {
+    "name": "NVR wall",
+    "description": "The channels of an NVR in a grid, like an NVR's monitor: names, record and alarm marks, \"No video signal\".",
+    "no_signal": "No video signal",
+    "online": "{online}/{total} online",
+    "storage": "{used} GB used · {free} GB free",
+    "issue": "A channel or the storage needs attention (Settings → Repairs)",
+    "recording": "Recording",
+    "motion": "Motion",
+    "no_nvr": "No NVR is set up yet.",
+    "loading": "Loading…",
+    "empty": "No channel",
+    "nvr": "NVR",
+    "layout": "Layout",
+    "layout_auto": "Automatic",
+    "mode": "View",
+    "mode_live": "Live",
+    "mode_stills": "Stills (for weak devices and big walls)",
+    "stream": "Stream",
+    "stream_auto": "Automatic (sub stream on 9 and 16 tiles)",
+    "stream_main": "Main stream",
+    "stream_sub": "Sub stream",
+    "channels": "Channels (ticked ones, in this order; none ticked: all)",
+    "up": "Move up",
+    "down": "Move down",
+    "playback": "Playback from a minute ago"
+  },
+  "zh-Hans": {
+    "name": "NVR 监控墙",
+    "description": "以网格显示 NVR 的通道，如同 NVR 的监视器：通道名称、录像和报警标记、“无视频信号”。",
+    "no_signal": "无视频信号",
+    "online": "{online}/{total} 在线",
+    "storage": "已用 {used} GB · 可用 {free} GB",
+    "issue": "有通道或存储需要处理（设置 → 修复）",
+    "recording": "录像中",
+    "motion": "移动侦测",
+    "no_nvr": "尚未设置 NVR。",
+    "loading": "加载中…",
+    "empty": "无通道",
+    "nvr": "NVR",
+    "layout": "画面分割",
+    "layout_auto": "自动",
+    "mode": "显示方式",
+    "mode_live": "实时视频",
+    "mode_stills": "静态画面（适合性能较弱的设备和大监控墙）",
+    "stream": "码流",
+    "stream_auto": "自动（9 和 16 画面使用子码流）",
+    "stream_main": "主码流",
+    "stream_sub": "子码流",
+    "channels": "通道（勾选的通道按此顺序显示；不勾选则显示全部）",
+    "up": "上移",
+    "down": "下移",
+    "playback": "从一分钟前开始回放"
+  },
+  "ko": {
+    "name": "NVR 월",
+    "description": "NVR의 채널을 NVR 모니터처럼 격자로 표시합니다: 채널 이름, 녹화 및 알람 표시, \"비디오 신호 없음\".",
+    "no_signal": "비디오 신호 없음",
+    "online": "{online}/{total} 온라인",
+    "storage": "{used} GB 사용 · {free} GB 여유",
+    "issue": "채널 또는 저장소에 확인이 필요합니다 (설정 → 수리)",
+    "recording": "녹화 중",
+    "motion": "모션",
+    "no_nvr": "아직 설정된 NVR이 없습니다.",
+    "loading": "불러오는 중…",
+    "empty": "채널 없음",
+    "nvr": "NVR",
+    "layout": "화면 분할",
+    "layout_auto": "자동",
+    "mode": "보기",
+    "mode_live": "실시간",
+    "mode_stills": "정지 화면 (저사양 기기와 큰 화면용)",
+    "stream": "스트림",
+    "stream_auto": "자동 (9분할과 16분할은 서브 스트림)",
+    "stream_main": "메인 스트림",
+    "stream_sub": "서브 스트림",
+    "channels": "채널 (선택한 채널을 이 순서로 표시; 선택하지 않으면 전체)",
+    "up": "위로",
+    "down": "아래로",
+    "playback": "1분 전부터 재생"
+  }
+};
+// STRINGS-END
+
+export const tr = translator(STRINGS);
