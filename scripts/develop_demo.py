@@ -8,7 +8,13 @@ Assistant stay valid from one run to the next:
   /driveway (1280x720), /garden (640x480): always on;
 * rtsp://127.0.0.1:8555/garage (960x540): its own server, stopped for
   ``--down`` seconds after every ``--up`` seconds, like a camera that keeps
-  dropping out.
+  dropping out;
+* a Hikvision recorder to add with "Connect a device": ISAPI on
+  http://127.0.0.1:8580 (user ``admin``, password ``demo1234``; the test
+  suite's loopback device, tests/devices/isapi_server.py) with two channels
+  whose streams are /Streaming/Channels/101, 102 and 201 on port 8554. Its
+  alertStream reports motion (VMD) on channel 1 for ``--motion-for``
+  seconds every ``--motion-every`` seconds.
 
 ``--list`` prints the channels as JSON (name, main_url, sub_url) for
 develop_setup.py. Otherwise it runs until SIGTERM/SIGINT, then stops its
@@ -18,6 +24,7 @@ servers (their ffmpeg feeders go with them). Clips are cached in .develop/.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -29,10 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.devices.isapi_server import Channel as DeviceChannel  # noqa: E402
+from tests.devices.isapi_server import IsapiServer  # noqa: E402
 from tests.rtsp_peer import RtspServer, RtspServerError, live_mount, make_clip  # noqa: E402
 
 STEADY_PORT = 8554
 FLAKY_PORT = 8555
+DEVICE_PORT = 8580
+DEVICE_LOGIN = ("admin", "demo1234")
 CLIP_SECONDS = 20
 CLIP_VERSION = 1  # bump to regenerate cached clips after changing them
 
@@ -47,6 +58,12 @@ CHANNELS: list[dict] = [
     {"name": "Driveway", "port": STEADY_PORT, "main": ("/driveway", "testsrc", 1280, 720)},
     {"name": "Garden", "port": STEADY_PORT, "main": ("/garden", "mandelbrot", 640, 480)},
     {"name": "Garage", "port": FLAKY_PORT, "main": ("/garage", "gradients=speed=0.05", 960, 540), "flaky": True},
+]
+
+# The demo recorder's channels: its number, name, and the clips of its main and sub streams.
+DEVICE_CHANNELS: list[dict] = [
+    {"number": 1, "name": "Shop floor", "main": ("smptebars", 1280, 720), "sub": ("smptebars", 640, 360)},
+    {"number": 2, "name": "Stockroom", "main": ("rgbtestsrc", 640, 360)},
 ]
 
 
@@ -90,7 +107,68 @@ def build_servers(cache: Path) -> tuple[RtspServer, RtspServer]:
             if role in ch:
                 path, pattern, width, height = ch[role]
                 mounts[ch["port"]].append(live_mount(path, clip(cache, pattern, width, height)))
+    for path, (pattern, width, height) in device_mounts().items():
+        mounts[STEADY_PORT].append(live_mount(path, clip(cache, pattern, width, height)))
     return RtspServer(mounts[STEADY_PORT], port=STEADY_PORT), RtspServer(mounts[FLAKY_PORT], port=FLAKY_PORT)
+
+
+def device_mounts() -> dict[str, tuple[str, int, int]]:
+    """The demo recorder's RTSP paths on the steady server, and their clips."""
+    mounts = {}
+    for ch in DEVICE_CHANNELS:  # Hikvision's paths: <channel>01 is the main stream, <channel>02 the sub
+        for stream, role in ((1, "main"), (2, "sub")):
+            if role in ch:
+                mounts[f"/Streaming/Channels/{ch['number']}0{stream}"] = ch[role]
+    return mounts
+
+
+class DemoDevice:
+    """The demo Hikvision recorder: the tests' ISAPI peer, run in a thread of its own."""
+
+    def __init__(self, port: int = DEVICE_PORT) -> None:
+        """``port`` 0: any free one."""
+        channels = [
+            DeviceChannel(
+                number=ch["number"],
+                name=ch["name"],
+                width=ch["main"][1],
+                height=ch["main"][2],
+                sub="sub" in ch,
+                **({"sub_width": ch["sub"][1], "sub_height": ch["sub"][2]} if "sub" in ch else {}),
+            )
+            for ch in DEVICE_CHANNELS
+        ]
+        username, password = DEVICE_LOGIN
+        self.server = IsapiServer(
+            channels=channels, username=username, password=password, rtsp_port=STEADY_PORT, heartbeat=10.0
+        )
+        self.server.port = port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="demo-device", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+
+    def motion(self, channel: int, state: str) -> None:
+        self._loop.call_soon_threadsafe(self.server.push_event, channel, "VMD", state)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+
+def report_motion(device: DemoDevice, stop: threading.Event, every: float, lasts: float) -> None:
+    """Motion on channel 1 for ``lasts`` s every ``every`` s: "active" each second, then "inactive"."""
+    while not stop.wait(max(every - lasts, 1.0)):
+        log(f"demo recorder: motion on channel 1 for {lasts:g} s")
+        until = time.monotonic() + lasts
+        while time.monotonic() < until and not stop.is_set():
+            device.motion(1, "active")  # a device repeats "active" while the motion lasts
+            stop.wait(1.0)
+        device.motion(1, "inactive")
 
 
 def main() -> int:
@@ -99,6 +177,8 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".develop" / "clips")
     parser.add_argument("--up", type=float, default=40.0, help="seconds the flaky camera stays on")
     parser.add_argument("--down", type=float, default=20.0, help="seconds the flaky camera stays off")
+    parser.add_argument("--motion-every", type=float, default=60.0, help="seconds between the demo recorder's motion")
+    parser.add_argument("--motion-for", type=float, default=10.0, help="seconds each motion lasts")
     args = parser.parse_args()
     if args.list:
         print(json.dumps(channel_list()))
@@ -110,12 +190,18 @@ def main() -> int:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     steady, flaky = build_servers(args.cache)
+    device = DemoDevice()
     try:
         steady.start()
         flaky.start()
+        device.start()
         for ch in channel_list():
             extra = f" + {ch['sub_url']}" if ch["sub_url"] else ""
             log(f"{ch['name']}: {ch['main_url']}{extra}{' (drops out)' if ch['flaky'] else ''}")
+        log(f"Hikvision demo recorder: {device.server.url} (user {DEVICE_LOGIN[0]}, password {DEVICE_LOGIN[1]})")
+        threading.Thread(
+            target=report_motion, args=(device, stop, args.motion_every, args.motion_for), daemon=True
+        ).start()
         log(f"READY (pid {os.getpid()})")
         while not stop.is_set():
             if stop.wait(args.up):
@@ -132,7 +218,12 @@ def main() -> int:
     except RtspServerError as err:
         log(f"cannot start the RTSP servers: {err}")
         return 1
+    except OSError as err:  # the device's port
+        log(f"cannot start the demo recorder on 127.0.0.1:{DEVICE_PORT}: {err}")
+        return 1
     finally:
+        stop.set()
+        device.stop()
         flaky.stop()
         steady.stop()
         log("stopped")
