@@ -36,8 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.devices.isapi_server import Channel as DeviceChannel  # noqa: E402
-from tests.devices.isapi_server import IsapiServer  # noqa: E402
 from tests.rtsp_peer import RtspServer, RtspServerError, live_mount, make_clip  # noqa: E402
 
 STEADY_PORT = 8554
@@ -127,6 +125,10 @@ class DemoDevice:
 
     def __init__(self, port: int = DEVICE_PORT) -> None:
         """``port`` 0: any free one."""
+        # Imported here: it imports the integration, and with it Home Assistant (``--list`` needs neither).
+        from tests.devices.isapi_server import Channel as DeviceChannel
+        from tests.devices.isapi_server import IsapiServer
+
         channels = [
             DeviceChannel(
                 number=ch["number"],
@@ -147,6 +149,7 @@ class DemoDevice:
         self._thread = threading.Thread(target=self._loop.run_forever, name="demo-device", daemon=True)
 
     def start(self) -> None:
+        """Listen; raises OSError when the port is taken."""
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
 
@@ -154,10 +157,16 @@ class DemoDevice:
         self._loop.call_soon_threadsafe(self.server.push_event, channel, "VMD", state)
 
     def stop(self) -> None:
+        """Close the alert streams and stop listening; never raises."""
         if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+            try:
+                asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+            except Exception as err:  # the RTSP servers must still be stopped after it
+                log(f"the demo recorder did not stop cleanly: {err!r}")
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 def report_motion(device: DemoDevice, stop: threading.Event, every: float, lasts: float) -> None:
@@ -194,7 +203,11 @@ def main() -> int:
     try:
         steady.start()
         flaky.start()
-        device.start()
+        try:
+            device.start()
+        except OSError as err:
+            log(f"cannot start the demo recorder on 127.0.0.1:{DEVICE_PORT}: {err}")
+            return 1
         for ch in channel_list():
             extra = f" + {ch['sub_url']}" if ch["sub_url"] else ""
             log(f"{ch['name']}: {ch['main_url']}{extra}{' (drops out)' if ch['flaky'] else ''}")
@@ -217,9 +230,6 @@ def main() -> int:
                 steady.ensure_running()
     except RtspServerError as err:
         log(f"cannot start the RTSP servers: {err}")
-        return 1
-    except OSError as err:  # the device's port
-        log(f"cannot start the demo recorder on 127.0.0.1:{DEVICE_PORT}: {err}")
         return 1
     finally:
         stop.set()

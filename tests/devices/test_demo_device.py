@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -57,6 +58,8 @@ async def test_demo_recorder_offers_the_demo_streams_and_reports_motion() -> Non
                 await until(lambda: events and not events[-1].active, 10, "motion's end")
             finally:
                 reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
             assert {(e.channel, e.kind) for e in events} == {("1", EVENT_MOTION)}
     finally:
         await asyncio.to_thread(device.stop)

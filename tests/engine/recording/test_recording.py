@@ -115,7 +115,9 @@ def test_continuous_segments_join_and_keep_every_frame(recording_server, tmp_pat
     for before, after in itertools.pairwise(segments):
         gap = after.start - before.end
         assert -1e-3 <= gap <= FRAME + 1e-3, (before, after)
-    for segment in segments[1:-1]:
+    for segment, after in itertools.pairwise(segments[1:]):
+        if int(after.start // 3600) != int(segment.start // 3600):
+            continue  # a file also ends on the hour (at its first keyframe): it can be shorter
         assert segment.duration == pytest.approx(2.0, abs=GOP / 2 + 0.01)
     assert written == len(video)
 
