@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import Archive, Channel, ChannelConfig, Recorder, RecorderSettings, StreamSource
+from engine.recording.index import Segment
 from engine.stream.gop import EncodedPacket
 from engine.stream.mediaformat import MediaFormat
 
@@ -158,6 +160,20 @@ def wait_segments(arc: Archive, count: int, timeout: float, complete: bool = Tru
             return
         time.sleep(0.1)
     raise AssertionError(f"fewer than {count} segments after {timeout}s: {arc.index.segments()}")
+
+
+def files_of_one_take(arc: Archive, channel: str | None = None) -> list[Segment]:
+    """The files of one uninterrupted recording: one, or more when it went past the top of an hour.
+
+    The recorder starts a new file on the hour too (at its first keyframe), so a test's few
+    seconds of footage can land in two files, back to back.
+    """
+    segments = arc.index.segments(channel) if channel else arc.index.segments()
+    assert segments, "nothing was recorded"
+    for before, after in itertools.pairwise(segments):
+        assert int(after.start // 3600) != int(before.start // 3600), f"split within an hour: {segments}"
+        assert abs(after.start - before.end) < 0.2, f"not back to back: {segments}"
+    return segments
 
 
 _START_CODE = re.compile(b"\x00\x00\x01")

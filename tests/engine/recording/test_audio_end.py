@@ -12,7 +12,7 @@ from engine.stream.gop import EncodedPacket
 from engine.stream.mediaformat import MediaFormat
 from rtsp_peer import make_clip
 
-from ..recsupport import packet_times
+from ..recsupport import files_of_one_take, packet_times
 
 VIDEO_UNTIL = 2.5
 """Seconds of the clip's video fed before the connection ends."""
@@ -55,7 +55,7 @@ def test_audio_after_the_last_picture_is_not_written(tmp_path: Path) -> None:
         recorder.stream_ended()
     finally:
         assert recorder.stop(10.0)
-    (segment,) = arc.index.segments()
+    segment = files_of_one_take(arc)[-1]  # the file that ended with the stream
     times = packet_times(arc.root / segment.path)
     video_end = max(pts + duration for pts, duration in times["video"])
     audio_end = max(pts + duration for pts, duration in times["audio"])

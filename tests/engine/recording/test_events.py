@@ -10,7 +10,7 @@ import pytest
 from engine import EventKind, RecorderSettings, RecordingMode
 from support import wait_for
 
-from ..recsupport import decode_errors, recording, video_packets
+from ..recsupport import decode_errors, files_of_one_take, recording, video_packets
 
 FPS = 15
 FRAME = 1 / FPS
@@ -37,16 +37,18 @@ def test_motion_event_has_pre_roll_and_post_roll(recording_server, tmp_path: Pat
         wait_for(lambda: not rec.status.recording, 5)
         stopped = time.time()
         time.sleep(0.5)
-    (segment,) = arc.index.segments()
-    assert segment.complete
-    # The file starts at the keyframe at or before trigger - pre_roll.
-    assert trigger - settings.pre_roll - GOP - SLACK <= segment.start <= trigger - settings.pre_roll + SLACK, (
-        segment.start - trigger
+    files = files_of_one_take(arc)
+    assert all(f.complete for f in files)
+    # The footage starts at the keyframe at or before trigger - pre_roll.
+    first, last = files[0], files[-1]
+    assert trigger - settings.pre_roll - GOP - SLACK <= first.start <= trigger - settings.pre_roll + SLACK, (
+        first.start - trigger
     )
-    assert ended + settings.post_roll - SLACK <= segment.end <= stopped + SLACK, segment.end - ended
-    path = tmp_path / segment.path
-    assert decode_errors(path) == ""
-    assert video_packets(path) * FRAME == pytest.approx(segment.duration, abs=FRAME)
+    assert ended + settings.post_roll - SLACK <= last.end <= stopped + SLACK, last.end - ended
+    for segment in files:
+        path = tmp_path / segment.path
+        assert decode_errors(path) == ""
+        assert video_packets(path) * FRAME == pytest.approx(segment.duration, abs=FRAME)
     event = arc.index.event(event_id)
     assert event is not None and event.kind == "motion"
     assert event.start == trigger and event.end == ended and event.score == 0.8
