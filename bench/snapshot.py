@@ -64,6 +64,7 @@ from engine.stills import fresh  # noqa: E402
 from engine.stills.placeholder import no_signal_jpeg  # noqa: E402
 from PIL import Image  # noqa: E402
 from rtsp_peer import tools_available  # noqa: E402
+from support import shows_picture  # noqa: E402
 
 WIDTH, HEIGHT, FPS, GOP_FRAMES = 1920, 1080, 25, 100
 GOP_SECONDS = GOP_FRAMES / FPS
@@ -123,7 +124,7 @@ def wait_ready(channel: Channel, timeout: float = 15) -> None:
     """Wait until the channel is connected and holds a GOP."""
     reader = channel.readers["main"]
     wait_until(
-        lambda: reader.status.connected and reader.gop.latest() is not None,
+        lambda: shows_picture(reader),
         timeout,
         f"channel {channel.config.key} to connect",
         step=0.02,

@@ -486,13 +486,13 @@ async def test_onvif_camera_found_on_the_lan_plays_and_sends_motion(
     await hass.async_block_till_done()
     (channel,) = _channels(nvr).values()
     assert channel.data["main_url"] == onvif_camera_url(onvif_camera, hass, "main")
-    entity = f"binary_sensor.{channel.title.lower().replace(' ', '_')}"
+    slug = channel.title.lower().replace(" ", "_")
+    entity = f"binary_sensor.{slug}"
     await async_wait_for(hass, lambda: hass.states.get(f"{entity}_video_signal").state == "on", 20)
-    image = await async_get_image(hass, f"camera.{channel.title.lower().replace(' ', '_')}")
+    image = await async_get_image(hass, f"camera.{slug}")
     assert jpeg_size(image.content) == (640, 360)  # the still comes from the stream GetStreamUri named
 
     # The PullPoint subscription: the camera's motion turns the Motion sensor on and off (1 s off delay).
-    slug = channel.title.lower().replace(" ", "_")
     await hass.services.async_call(
         "number", "set_value", {"entity_id": f"number.{slug}_motion_off_delay", "value": 1}, blocking=True
     )

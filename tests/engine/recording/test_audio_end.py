@@ -30,9 +30,7 @@ def _packets(clip: Path) -> tuple[MediaFormat, list[tuple[float, EncodedPacket, 
             if not packet.size or packet.pts is None:
                 continue
             is_audio = packet.stream_index == audio.index
-            seconds = float(packet.pts * packet.time_base)
-            encoded = EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe, packet.dts, packet.duration or 0)
-            packets.append((seconds, encoded, is_audio))
+            packets.append((float(packet.pts * packet.time_base), EncodedPacket.of(packet), is_audio))
     return media, packets
 
 

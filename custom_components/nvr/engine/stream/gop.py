@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import av
+
 MAX_GOP_BYTES = 24 * 1024 * 1024
 """Past this a GOP keeps its keyframe but stops growing (huge-GOP cameras)."""
 
@@ -34,6 +36,12 @@ class EncodedPacket:
     dts: int | None = None
     duration: int = 0
     """0 when the demuxer did not say."""
+
+    @classmethod
+    def of(cls, packet: av.Packet, keyframe: bool | None = None) -> EncodedPacket:
+        """A demuxed packet's bytes and timestamps; ``keyframe`` overrides the packet's flag."""
+        keyframe = packet.is_keyframe if keyframe is None else keyframe
+        return cls(bytes(packet), packet.pts, keyframe, packet.dts, packet.duration or 0)
 
 
 @dataclass(frozen=True, slots=True)

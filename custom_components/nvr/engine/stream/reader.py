@@ -230,10 +230,10 @@ class StreamReader:
             if self._received and now - last_video >= READ_TIMEOUT:
                 raise StreamError(FailureReason.TIMEOUT, f"no video for {now - last_video:.0f} s")
             if audio is not None and packet.stream_index == audio.index:
-                self._on_audio(conn, EncodedPacket(bytes(packet), packet.pts, True, packet.dts, packet.duration or 0))
+                self._on_audio(conn, EncodedPacket.of(packet, keyframe=True))
                 continue
             last_video = now
-            encoded = EncodedPacket(bytes(packet), packet.pts, packet.is_keyframe, packet.dts, packet.duration or 0)
+            encoded = EncodedPacket.of(packet)
             if not self._received:
                 if not (packet.is_keyframe and conn.learn_size(encoded)):
                     continue  # connected means a picture of known size can be shown: from the first keyframe
