@@ -144,7 +144,8 @@ class Channel:
         if not ok:
             _LOGGER.warning("A reader of %s did not end within %.1f s", self.config.name, timeout)
         if self._own_stills is not None:
-            self._own_stills.shutdown(wait=False, cancel_futures=True)
+            # Queued stills are dropped; one being made (a decode) is waited for, so no thread outlives stop().
+            self._own_stills.shutdown(wait=True, cancel_futures=True)
         if self.relay is not None:
             for role, stream in self.relayed.items():
                 self.relay.remove(self.relay_key(role), stream)
