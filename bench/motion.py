@@ -47,7 +47,6 @@ import numpy as np  # noqa: E402
 from common import OUT, cpu_seconds, free_port, live_feed, p50, p95, summary, wait_until  # noqa: E402
 from motion_feed import make_motion_clip  # noqa: E402
 
-from custom_components.nvr.engine.motion.decoding import THREADED_PIXELS  # noqa: E402
 from custom_components.nvr.engine.motion.settings import MotionConfig, MotionSettings  # noqa: E402
 from custom_components.nvr.engine.motion.worker import MotionWorker  # noqa: E402
 from custom_components.nvr.engine.stream.reader import StreamReader  # noqa: E402
@@ -104,18 +103,15 @@ def run_reader(url: str, seconds: float) -> float:
         reader.stop(5.0)
 
 
-def run_bare(url: str, seconds: float, pixels: int) -> tuple[float, int]:
-    """CPU seconds of av.open + decoding every frame (same threading as the worker); frames decoded."""
+def run_bare(url: str, seconds: float) -> tuple[float, int]:
+    """CPU seconds of av.open + decoding every frame (one thread, as the worker); frames decoded."""
     stop = threading.Event()
     count = [0]
 
     def decode() -> None:
         with av.open(url, options={"rtsp_transport": "tcp"}, timeout=(10, 5)) as container:
             stream = container.streams.video[0]
-            if pixels >= THREADED_PIXELS:
-                stream.thread_type, stream.thread_count = "AUTO", 2
-            else:
-                stream.thread_type, stream.thread_count = "SLICE", 1
+            stream.thread_type, stream.thread_count = "SLICE", 1
             for _frame in container.decode(stream):
                 count[0] += 1
                 if stop.is_set():
@@ -143,7 +139,7 @@ def cpu_part(width: int, height: int, args) -> dict:
                 f"  {width}x{height} run {repeat + 1}: ours {ours[-1]:5.1f} % CPU "
                 f"({decoded} decoded, {analysed} analysed)"
             )
-            used, decoded = run_bare(feed.url, args.seconds, width * height)
+            used, decoded = run_bare(feed.url, args.seconds)
             bare.append(100 * used / args.seconds)
             print(f"  {width}x{height} run {repeat + 1}: bare {bare[-1]:5.1f} % CPU ({decoded} decoded)")
         reader = [100 * run_reader(feed.url, args.seconds) / args.seconds for _ in range(max(1, args.repeats // 2))]

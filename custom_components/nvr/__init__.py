@@ -41,6 +41,7 @@ from .device_runtime import (
     linked_channels,
 )
 from .entity import async_add_channel_entities
+from .ffmpeg_log import async_keep_ffmpeg_log_hook_off
 from .frontend import async_setup_frontend
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
 from .runtime import (
@@ -84,6 +85,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Serve the wall card and register the WebSocket commands (once per run)."""
+    async_keep_ffmpeg_log_hook_off(hass)
     async_register_websocket(hass)
     async_register_timeline_websocket(hass)
     await async_setup_frontend(hass)

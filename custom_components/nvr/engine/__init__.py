@@ -17,6 +17,7 @@ benchmarked on its own.
 """
 
 from .channel import MAIN, SUB, Channel, ChannelConfig, stop_channels
+from .libav import silence_log_hook
 from .motion.events import MotionUpdate
 from .motion.settings import MotionConfig, MotionSettings
 from .motion.worker import MotionWorker
@@ -104,6 +105,7 @@ __all__ = [
     "probe",
     "redact",
     "set_caption",
+    "silence_log_hook",
     "split_credentials",
     "stop_channels",
     "stream_key",

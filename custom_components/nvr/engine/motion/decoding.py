@@ -8,27 +8,20 @@ from typing import Any
 import av
 import av.error
 
+from .. import libav
 from ..stream.mediaformat import MediaFormat
 
 _LOGGER = logging.getLogger(__name__)
 
-THREADED_PIXELS = 1280 * 720
-"""Streams this large or larger are decoded on two threads."""
 
+def open_decoder(media: MediaFormat, label: str) -> Any:
+    """A decoder for the stream's video (None when FFmpeg has none for its codec).
 
-def open_decoder(media: MediaFormat, low_power: bool, label: str) -> Any:
-    """A decoder for the stream's video (None when FFmpeg has none for its codec)."""
+    It decodes on the motion worker's thread alone, whatever the picture's
+    size: see engine/libav.py for why no FFmpeg thread of ours may exist.
+    """
     try:
-        ctx = av.CodecContext.create(media.video_codec, "r")
+        return libav.open_decoder(media.video_codec, media.video_extradata)
     except (av.error.FFmpegError, ValueError) as err:
         _LOGGER.warning("Motion detection of %s cannot decode %s: %s", label, media.video_codec, err)
         return None
-    if media.video_extradata:
-        ctx.extradata = media.video_extradata
-    if not low_power and media.width * media.height >= THREADED_PIXELS:
-        ctx.thread_type = "AUTO"
-        ctx.thread_count = 2
-    else:
-        ctx.thread_type = "SLICE"  # one frame in, one frame out: no added latency
-        ctx.thread_count = 1
-    return ctx

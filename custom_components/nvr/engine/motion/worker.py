@@ -259,7 +259,7 @@ class MotionWorker:
         self._conn_base = None
         if self._media is None:
             return
-        self._decoder = open_decoder(self._media, self._config.low_power, self.label)
+        self._decoder = open_decoder(self._media, self.label)
         self._decoder_low_power = self._config.low_power
         self._time_base = self._media.video_time_base
 
@@ -277,7 +277,7 @@ class MotionWorker:
         if not config.enabled:
             self._events.finish(time.time())
         if self._decoder is not None and config.low_power != self._decoder_low_power:
-            self._open_decoder()  # other threading; the next packet queued is a keyframe
+            self._open_decoder()  # a clean decoder for the other mode; the next packet queued is a keyframe
 
     def _on_packet(self, packet: EncodedPacket, arrival: float) -> None:
         decoder = self._decoder

@@ -9,6 +9,7 @@ import av
 import av.audio.resampler
 import av.error
 
+from ..libav import open_decoder, single_threaded
 from ..stream.mediaformat import AudioFormat
 
 AAC_BITRATE_PER_CHANNEL = 32000
@@ -19,13 +20,13 @@ class AacTranscoder:
 
     def __init__(self, output, audio: AudioFormat) -> None:
         layout = "mono" if audio.channels == 1 else "stereo"
-        self.decoder = av.CodecContext.create(audio.codec, "r")
+        self.decoder = open_decoder(audio.codec)
         self.decoder.sample_rate = audio.sample_rate
         self.decoder.layout = layout
         if audio.extradata:
             self.decoder.extradata = audio.extradata
         self.stream = output.add_stream("aac", rate=audio.sample_rate)
-        ctx = self.stream.codec_context
+        ctx = single_threaded(self.stream.codec_context)
         ctx.layout = layout
         ctx.format = "fltp"
         ctx.bit_rate = AAC_BITRATE_PER_CHANNEL * (1 if layout == "mono" else 2)

@@ -22,6 +22,7 @@ import av.error
 from av.container import OutputContainer
 from av.stream import Stream
 
+from ..libav import single_threaded
 from ..recording.audio import AAC_BITRATE_PER_CHANNEL, AacTranscoder
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import AudioFormat, copy_stream
@@ -60,7 +61,7 @@ def _layout(channels: int) -> str:
 
 
 def _configure_aac(stream: Stream, track: AudioTrack) -> None:
-    ctx = stream.codec_context
+    ctx = single_threaded(stream.codec_context)
     ctx.layout = _layout(track.channels)
     ctx.format = "fltp"
     ctx.bit_rate = AAC_BITRATE_PER_CHANNEL * track.channels

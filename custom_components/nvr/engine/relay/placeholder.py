@@ -15,12 +15,18 @@ from fractions import Fraction
 
 import av
 
+from ..libav import open_encoder
 from ..stills.caption import Caption, current_caption
 from ..stills.placeholder import no_signal_image
 
 ENCODERS = {
     "h264": ("libx264", "x264-params", "keyint=1:repeat-headers=1"),
-    "hevc": ("libx265", "x265-params", "keyint=1:min-keyint=1:open-gop=0:repeat-headers=1:log-level=error"),
+    "hevc": (
+        "libx265",
+        "x265-params",
+        "keyint=1:min-keyint=1:open-gop=0:repeat-headers=1:log-level=error"
+        ":pools=none:frame-threads=1",  # no thread of x265's own (see engine/libav.py)
+    ),
 }
 """Codec -> (PyAV encoder, its parameter option, parameters): every picture a keyframe with its headers."""
 
@@ -70,7 +76,7 @@ def placeholder_video(video: VideoFormat, name: str) -> PlaceholderVideo:
     encoder, option, params = ENCODERS.get(video.codec, ENCODERS["h264"])
     width, height = max(16, video.width - video.width % 2), max(16, video.height - video.height % 2)
     frame = av.VideoFrame.from_image(no_signal_image(name, width, height, caption)).reformat(format="yuv420p")
-    ctx = av.CodecContext.create(encoder, "w")
+    ctx = open_encoder(encoder)
     ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
     ctx.time_base = Fraction(1, 90000)
     ctx.options = {"preset": "ultrafast", option: params}

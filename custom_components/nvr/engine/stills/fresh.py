@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import av
 import av.error
 
+from ..libav import open_decoder
 from ..stream.gop import CodecParams, EncodedPacket, Gop
 from ..stream.mediaformat import MediaFormat
 
@@ -191,11 +192,7 @@ class FreshPicture:
 
 
 def _decoder(codec: CodecParams):
-    ctx = av.CodecContext.create(codec.name, "r")
-    if codec.extradata:
-        ctx.extradata = codec.extradata
-    ctx.thread_type = "SLICE"  # one picture in, one picture out: no added delay
-    return ctx
+    return open_decoder(codec.name, codec.extradata)
 
 
 def _decode(ctx, packet: EncodedPacket) -> av.VideoFrame | None:

@@ -13,6 +13,7 @@ from fractions import Fraction
 import av
 import av.error
 
+from ..libav import open_decoder, open_encoder
 from ..stream.gop import Gop
 
 JPEG_QUALITY = 4
@@ -46,7 +47,7 @@ def encode_jpeg(frame: av.VideoFrame, width: int | None = None, height: int | No
     """Scale a frame to the size asked for and encode it as JPEG."""
     w, h = target_size(frame.width, frame.height, width, height)
     scaled = frame.reformat(width=w, height=h, format="yuvj420p")
-    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder = open_encoder("mjpeg")
     encoder.width = w
     encoder.height = h
     encoder.pix_fmt = "yuvj420p"
@@ -70,10 +71,7 @@ def latest_frame(gop: Gop, budget: float = DECODE_BUDGET) -> av.VideoFrame:
     A fresh decoder per call: keeping one per stream between calls held about
     20 MB per 1080p channel and saved only the keyframe decode (~7 ms).
     """
-    ctx = av.CodecContext.create(gop.codec.name, "r")
-    if gop.codec.extradata:
-        ctx.extradata = gop.codec.extradata
-    ctx.thread_type = "SLICE"
+    ctx = open_decoder(gop.codec.name, gop.codec.extradata)
     start = time.perf_counter()
     frame: av.VideoFrame | None = None
     for packet in gop.packets:
