@@ -14,6 +14,7 @@ APT_PACKAGES=(
   fonts-noto-cjk # "No video signal" pictures in Chinese and Korean (tests/engine/stills/test_caption.py)
   chromium # the browser tests of the NVR wall card (tests/browser)
   chromium-driver
+  stress-ng # the overload tests load both cores with it
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
