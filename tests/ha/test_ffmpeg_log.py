@@ -30,15 +30,11 @@ async def test_hook_is_off_after_stream_sets_up_and_after_logging_changes(hass: 
 
     # Debug logging for stream: its listener turns the hook on at VERBOSE; ours runs after it.
     assert await async_setup_component(hass, "logger", {})
-    await hass.services.async_call(
-        "logger", "set_level", {"homeassistant.components.stream": "debug"}, blocking=True
-    )
+    await hass.services.async_call("logger", "set_level", {"homeassistant.components.stream": "debug"}, blocking=True)
     await hass.async_block_till_done()
     assert av.logging.get_level() is None
 
-    await hass.services.async_call(
-        "logger", "set_level", {"homeassistant.components.stream": "warning"}, blocking=True
-    )
+    await hass.services.async_call("logger", "set_level", {"homeassistant.components.stream": "warning"}, blocking=True)
     await hass.async_block_till_done()
     assert av.logging.get_level() is None
 
