@@ -161,6 +161,32 @@ class MotionSensor(NvrMotionEntity, BinarySensorEntity):
         """Create the motion sensor of one channel."""
         super().__init__(entry, subentry, runtime)
         self._attr_unique_id = f"{subentry.subentry_id}_motion"
+        self._worker = runtime.motion
+
+    async def async_added_to_hass(self) -> None:
+        """Follow events, settings, and whether an overloaded host makes detection shed frames."""
+        await super().async_added_to_hass()
+        worker = self._worker
+        if worker is None:
+            return
+        hass = self.hass
+
+        def _overload(_overloaded: bool) -> None:  # the worker's thread
+            hass.loop.call_soon_threadsafe(self._async_overload_changed)
+
+        worker.on_overload = _overload
+
+        @callback
+        def _forget() -> None:
+            if worker.on_overload is _overload:
+                worker.on_overload = None
+
+        self.async_on_remove(_forget)
+
+    @callback
+    def _async_overload_changed(self) -> None:
+        if self.hass is not None and self.platform is not None:
+            self.async_write_ha_state()
 
     @property
     def is_on(self) -> bool:
@@ -171,6 +197,7 @@ class MotionSensor(NvrMotionEntity, BinarySensorEntity):
     def extra_state_attributes(self) -> dict[str, Any]:
         """Whether detection is on, and the latest event's id and peak score."""
         attrs: dict[str, Any] = {"detection": motion_config(self.channel_data).enabled}
+        attrs["overloaded"] = self._worker is not None and self._worker.overloaded
         update = self.motion_state.update
         if update is not None:
             attrs["event_id"] = update.event_id

@@ -22,9 +22,10 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 
 from .const import CONF_MOTION_ENABLED, CONF_RTSP_TRANSPORT, DOMAIN, EXPORT_FOLDER, motion_signal, recording_signal
-from .engine import MAIN, SUB, ExportError, Recorder, RecorderStatus, export_clip
+from .engine import MAIN, SUB, ExportError, Recorder, RecorderStatus, Served, export_clip
 from .entity import NvrChannelEntity, async_setup_channel_entities, async_update_channel_data
 from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
+from .stills import async_still
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class NvrCamera(NvrChannelEntity, Camera):
         if self._relay_url is None:
             self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
         self._recording_shown = False
+        self.last_still: Served | None = None
+        """The latest still answered (its age and source: tests and diagnostics)."""
 
     async def async_added_to_hass(self) -> None:
         """Follow stream and recorder status changes."""
@@ -178,11 +181,13 @@ class NvrCamera(NvrChannelEntity, Camera):
         return self._relay_url or self._source.authenticated_url()
 
     async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
-        """A JPEG of the newest picture held in memory, or the no-signal picture.
+        """A JPEG of the newest picture held in memory, or the no-signal picture; within the still budget.
 
-        Decoded on the NVR's own snapshot threads, never on the event loop.
+        Decoded on the NVR's own snapshot threads, never on the event loop. On
+        an overloaded host an older picture answers (see :func:`async_still`).
         """
-        return await self.hass.loop.run_in_executor(self._snapshots, self._channel.image, self._role, width, height)
+        self.last_still = await async_still(self.hass, self._snapshots, self._channel, self._role, width, height)
+        return self.last_still.jpeg
 
     # -- actions --------------------------------------------------------------
 

@@ -18,6 +18,9 @@ inside the storage folder (a tampered index, a symlink) is refused.
 * ``/api/nvr/<entry>/<channel>/event/<event id>.mp4``: an event from its
   pre-roll to its post-roll, remuxed once into a bounded cache.
 * ``/api/nvr/<entry>/<channel>/event/<event id>.jpg``: the event's thumbnail.
+* ``/api/nvr/<entry>/<channel>/still/<main|sub>.jpg``: a live still within
+  the still budget; ``X-Picture-Age`` (s) and ``X-Picture-Source`` say how
+  old it is and where it came from (see ``engine/stills/keeper.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from homeassistant.util import raise_if_invalid_path
 
 from .const import CONF_POST_ROLL, CONF_PRE_ROLL, DEFAULT_POST_ROLL, DEFAULT_PRE_ROLL, DOMAIN, SUBENTRY_CHANNEL
 from .engine import BoxError, ClipCache, ExportError, LayoutCache, Segment, ShiftedFile, export_clip
+from .stills import async_still
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -108,6 +112,7 @@ def async_register_views(hass: HomeAssistant) -> None:
 
     for view in (PlaylistView, RangePlaylistView, SegmentView, ShiftedSegmentView, EventClipView, ThumbnailView):
         hass.http.register_view(view())
+    hass.http.register_view(StillView())
 
 
 def playback_state(hass: HomeAssistant, entry: ConfigEntry) -> PlaybackState | None:
@@ -381,3 +386,29 @@ class ThumbnailView(NvrView):
         if path is None:
             return not_found()
         return web.FileResponse(path, headers={hdrs.CONTENT_TYPE: "image/jpeg"})
+
+
+class StillView(HomeAssistantView):
+    """A still of a channel's live stream, with how old its picture is."""
+
+    requires_auth = True
+    url = URL_BASE + r"/{entry_id}/{channel}/still/{role:(main|sub)}.jpg"
+    name = f"api:{DOMAIN}:still"
+
+    async def get(self, request: web.Request, entry_id: str, channel: str, role: str) -> web.StreamResponse:
+        """Answer within the still budget (an older picture on an overloaded host)."""
+        hass: HomeAssistant = request.app[KEY_HASS]
+        entry = loaded_entry(hass, entry_id)
+        runtime = entry.runtime_data.channels.get(channel) if entry is not None and valid_id(channel) else None
+        if runtime is None or role not in runtime.channel.readers:
+            return not_found()
+        width, height = (request.query.get(key, "") for key in ("width", "height"))
+        if not all(value.isdigit() and 0 < int(value) <= 7680 for value in (width, height) if value):
+            return web.Response(status=HTTPStatus.BAD_REQUEST, text="400: width and height are pixels")
+        size = (int(width) if width else None, int(height) if height else None)
+        still = await async_still(hass, entry.runtime_data.snapshots, runtime.channel, role, *size)
+        headers = {hdrs.CACHE_CONTROL: "no-store", "X-Picture-Source": still.source}
+        age = still.age()
+        if age is not None:
+            headers["X-Picture-Age"] = f"{age:.3f}"
+        return web.Response(body=still.jpeg, content_type="image/jpeg", headers=headers)

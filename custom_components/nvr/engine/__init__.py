@@ -36,6 +36,9 @@ from .relay.placeholder import VideoFormat
 from .relay.server import RelayServer
 from .stills.caption import ENGLISH as ENGLISH_CAPTION
 from .stills.caption import Caption, caption_for, current_caption, set_caption
+from .stills.keeper import DEADLINE as STILL_DEADLINE
+from .stills.keeper import Served, StillKeeper, served
+from .stills.placeholder import no_signal_jpeg
 from .stream.avopen import SUPPORTED_CODECS
 from .stream.probe import probe
 from .stream.source import (
@@ -53,6 +56,7 @@ __all__ = [
     "CACHE_FOLDER",
     "ENGLISH_CAPTION",
     "MAIN",
+    "STILL_DEADLINE",
     "SUB",
     "SUPPORTED_CODECS",
     "TRANSPORTS",
@@ -87,7 +91,9 @@ __all__ = [
     "RemovedChannel",
     "RetentionPolicy",
     "Segment",
+    "Served",
     "ShiftedFile",
+    "StillKeeper",
     "StorageStats",
     "StreamError",
     "StreamInfo",
@@ -101,9 +107,11 @@ __all__ = [
     "export_clip",
     "format_polygons",
     "merge_spans",
+    "no_signal_jpeg",
     "parse_polygons",
     "probe",
     "redact",
+    "served",
     "set_caption",
     "silence_log_hook",
     "split_credentials",

@@ -9,9 +9,10 @@ luma plane analysed: no colour conversion, no scaling by FFmpeg. In low-power
 mode only keyframes are handed over and decoded (one picture per GOP,
 typically every 1-2 s).
 
-When the decoder falls behind (a slow box, a burst), the queued packets are
-dropped and decoding resumes at the next keyframe: dropping single packets
-would leave the decoder with broken references.
+When decoding falls behind (an overloaded host), only keyframes are decoded
+until a later try of every frame keeps up (:mod:`.shedding`). A backlog that
+still overflows is dropped up to the next keyframe (dropping single packets
+would leave the decoder with broken references).
 
 Motion events become NVR events: ``Recorder.start_event("motion")`` at the
 first motion frame (indexed in every recording mode; in motion mode it also
@@ -55,6 +56,7 @@ from .detector import MotionResult, luma_plane
 from .events import EventSink, MotionUpdate
 from .reporter import EventReporter
 from .settings import MotionConfig
+from .shedding import LoadShedder
 from .tracker import MotionEvent, MotionMonitor, MotionTransition
 
 _LOGGER = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ class MotionWorker:
         self.picture_source: Callable[[], av.VideoFrame | None] | None = None
         """Decodes a picture on demand (the channel's): a camera-reported event's thumbnail while nothing is decoded."""
         self.analysed = 0
+        self._shed = LoadShedder(self.label)
 
     # -- public API (any thread) ----------------------------------------------
 
@@ -128,6 +131,20 @@ class MotionWorker:
     def config(self) -> MotionConfig:
         """The configuration in force (or about to be)."""
         return self._config
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether only keyframes are analysed because decoding every frame fell behind."""
+        return self._shed.shedding
+
+    @property
+    def on_overload(self) -> Callable[[bool], None] | None:
+        """Called (in the worker's thread) with ``overloaded`` whenever it changes."""
+        return self._shed.on_change
+
+    @on_overload.setter
+    def on_overload(self, callback: Callable[[bool], None] | None) -> None:
+        self._shed.on_change = callback
 
     @property
     def motion(self) -> bool:
@@ -180,7 +197,7 @@ class MotionWorker:
         if audio:
             return
         config = self._config
-        if not config.analyses or (config.low_power and not packet.keyframe):
+        if not config.analyses or ((config.low_power or self._shed.shedding) and not packet.keyframe):
             return
         with self._cond:
             if self._need_key:
@@ -190,10 +207,7 @@ class MotionWorker:
             if self._pending >= QUEUE_LIMIT:
                 kept = deque(item for item in self._items if item[0] != "packet")
                 self.dropped += self._pending
-                if self.dropped == self._pending or self.dropped % 1000 < self._pending:
-                    _LOGGER.warning(
-                        "Motion detection of %s cannot keep up; %d packets skipped so far", self.label, self.dropped
-                    )
+                _LOGGER.debug("Motion detection of %s: %d queued packets dropped", self.label, self._pending)
                 self._items, self._pending = kept, 0
                 if not packet.keyframe:
                     self._need_key = True
@@ -254,13 +268,14 @@ class MotionWorker:
             except Exception:
                 _LOGGER.exception("Motion detection of %s failed", self.label)
 
-    def _open_decoder(self) -> None:
+    def _open_decoder(self, keep_clock: bool = False) -> None:
         self._decoder = None
-        self._conn_base = None
+        if not keep_clock:
+            self._conn_base = None
         if self._media is None:
             return
         self._decoder = open_decoder(self._media, self.label)
-        self._decoder_low_power = self._config.low_power
+        self._decoder_low_power = self._config.low_power or self._shed.shedding
         self._time_base = self._media.video_time_base
 
     def _on_config(self, config: MotionConfig) -> None:
@@ -276,13 +291,19 @@ class MotionWorker:
             self._on_camera(False, time.time(), config)
         if not config.enabled:
             self._events.finish(time.time())
-        if self._decoder is not None and config.low_power != self._decoder_low_power:
+        if config.low_power or not config.analyses:
+            self._shed.reset()
+        if self._decoder is not None and (config.low_power or self._shed.shedding) != self._decoder_low_power:
             self._open_decoder()  # a clean decoder for the other mode; the next packet queued is a keyframe
 
     def _on_packet(self, packet: EncodedPacket, arrival: float) -> None:
-        decoder = self._decoder
         config = self._config
-        if decoder is None or not config.analyses or (config.low_power and not packet.keyframe):
+        if self._decoder is None or not config.analyses:
+            return
+        if not config.low_power:
+            self._shed_load(packet, arrival)
+        decoder = self._decoder
+        if decoder is None or (self._decoder_low_power and not packet.keyframe):
             return
         if packet.pts is not None:
             pts_s = float(packet.pts * self._time_base)
@@ -311,6 +332,27 @@ class MotionWorker:
             self._on_picture(frame)
         # Keyframes alone (low power) are no live picture; the latency is one frame (no frame threads).
         self.latest_picture = Picture(frames[-1], arrival) if frames and not self._decoder_low_power else None
+
+    def _shed_load(self, packet: EncodedPacket, arrival: float) -> None:
+        """Fall back to keyframes when decoding lags, and try every frame again later."""
+        now = time.monotonic()
+        shed = self._shed
+        if shed.shedding:
+            if packet.keyframe and shed.due(now):
+                with self._cond:  # frames after this keyframe are gone: every frame from the next keyframe
+                    self._need_key = True
+                    shed.retry(now)
+                self._open_decoder(keep_clock=True)
+            return
+        if not shed.behind(time.time() - arrival, now):
+            return
+        with self._cond:  # the queued frames that are not keyframes go
+            kept = deque(item for item in self._items if item[0] != "packet" or item[1].keyframe)
+            skipped = self._pending - sum(1 for item in kept if item[0] == "packet")
+            self.dropped += skipped
+            self._items, self._pending = kept, self._pending - skipped
+            self._need_key = True
+        self._open_decoder(keep_clock=True)
 
     def _on_picture(self, frame: av.VideoFrame) -> None:
         if frame.pts is None or self._conn_base is None:
