@@ -69,14 +69,18 @@ def _require_tools() -> None:
 
 
 _FIRST = {"engine": 0, "test_rtsp_peer.py": 0, "browser": 2}
+HEAVY = ("engine/test_overload.py", "engine/test_teardown_deadlock.py")
+"""Tests that saturate both cores on purpose: run last, with the machine to themselves."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Engine tests first and browser tests last (others between).
+    """Engine tests first, then the others, the browser tests, and the HEAVY ones last.
 
     ``scripts/test`` runs the engine tests under PyAV 19 alongside this run's
     first part: both mostly wait on live streams, while the browser tests
-    (a whole hass and Chromium) are best left the machine to themselves.
+    (a whole hass and Chromium) are best left the machine to themselves, and
+    the HEAVY ones load it on purpose (scripts/test runs their PyAV 19 turn
+    after this run).
     """
     tests_dir = Path(__file__).resolve().parent
 
@@ -85,7 +89,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not path.is_relative_to(tests_dir):
             return 1, 0
         # The wall's browser tests first: the playback tests then find footage recorded meanwhile.
-        return _FIRST.get(path.relative_to(tests_dir).parts[0], 1), 0 if path.name == "test_wall.py" else 1
+        relative = path.relative_to(tests_dir)
+        if relative.as_posix() in HEAVY:
+            return 3, 0
+        return _FIRST.get(relative.parts[0], 1), 0 if path.name == "test_wall.py" else 1
 
     items.sort(key=rank)
 
