@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
@@ -39,6 +40,7 @@ ATTR_START = "start"
 ATTR_END = "end"
 ATTR_PATH = "path"
 MAX_MANUAL_SECONDS = 86400
+STREAM_STOP_SECONDS = 3.0
 
 
 async def async_setup_entry(
@@ -117,6 +119,24 @@ class NvrCamera(NvrChannelEntity, Camera):
                 self.hass, motion_signal(self._entry_id, self._subentry_id), self._async_motion_changed
             )
         )
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop HA's stream of this camera: HA keeps it (and its worker thread) otherwise.
+
+        Without this, a deleted or reloaded channel's old HLS stream goes on
+        reading a relay URL that no longer exists, retrying and logging, for
+        as long as HA runs. The stop joins HA's worker in an executor job; it
+        is waited for at most STREAM_STOP_SECONDS and goes on by itself after.
+        """
+        await super().async_will_remove_from_hass()
+        if (stream := self.stream) is None:
+            return
+        self.stream = None
+        stopping = self.hass.async_create_background_task(stream.stop(), f"nvr stop stream {self.entity_id}")
+        try:
+            await asyncio.wait_for(asyncio.shield(stopping), STREAM_STOP_SECONDS)
+        except TimeoutError:
+            _LOGGER.debug("HA's stream of %s is still stopping", self.entity_id)
 
     @callback
     def _async_motion_changed(self, update) -> None:

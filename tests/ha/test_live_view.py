@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 
 import pytest
@@ -78,3 +79,20 @@ async def test_live_view_recovers_when_camera_returns(
     assert time.monotonic() - started < 25
     camera = hass.data["camera"].get_entity("camera.gate")
     await camera.stream.stop()
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_unloading_stops_has_stream_of_the_camera(hass: HomeAssistant, hass_client, live_entry) -> None:
+    """HA keeps a camera's stream for as long as it runs: a reloaded or deleted channel's must not read on."""
+    assert await async_setup_component(hass, "stream", {})
+    client = await hass_client()
+    url = await async_request_stream(hass, "camera.front_door", "hls")
+    await async_get_until(client, url.replace("master_playlist.m3u8", "playlist.m3u8"), 30, lambda b: b"#EXTINF" in b)
+    camera = hass.data["camera"].get_entity("camera.front_door")
+    stream = camera.stream
+    assert stream is not None and stream._thread is not None and stream._thread.is_alive()
+
+    assert await hass.config_entries.async_unload(live_entry.entry_id)
+    await hass.async_block_till_done()
+    await async_wait_for(hass, lambda: stream._thread is None, 10)  # its worker thread joined
+    assert not [t for t in threading.enumerate() if t.name == "stream_worker" and t.is_alive()]

@@ -17,15 +17,26 @@ import av
 from av.container import OutputContainer
 from av.stream import Stream
 
+from ..libav import single_threaded
+
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "opus"})
 """Audio copied as it is; anything else (G.711, G.726, ADPCM...) becomes AAC."""
 
 
 def copy_stream(container: OutputContainer, template: Stream) -> Stream:
-    """Add a stream with ``template``'s codec parameters (PyAV 13 and 14+)."""
+    """Add a stream with ``template``'s codec parameters (PyAV 13 and 14+).
+
+    PyAV 13 opens the new stream's codec context when the container starts
+    (a decoder nobody uses): on its calling thread alone, as every codec
+    context of the engine (see ``engine/libav.py``), not with FFmpeg's slice
+    threads, one set per recorded file and relay connection.
+    """
     if hasattr(container, "add_stream_from_template"):
-        return container.add_stream_from_template(template)
-    return container.add_stream(template=template)
+        stream = container.add_stream_from_template(template)
+    else:
+        stream = container.add_stream(template=template)
+    single_threaded(stream.codec_context)
+    return stream
 
 
 @dataclass(frozen=True, slots=True)
