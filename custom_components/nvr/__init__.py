@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from datetime import datetime, timedelta
+from functools import partial
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME, EVENT_HOMEASSISTANT_STOP, Platform
@@ -81,6 +82,8 @@ PLATFORMS: list[Platform] = [
 
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+SHUTDOWN_LOCK_WAIT = 2.0
+"""Seconds Home Assistant's stop waits for a channel change under way before it stops the channels anyway."""
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -155,14 +158,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     async_follow_discovery_option(hass, entry)
     entry.async_on_unload(lambda: async_stop_discovery(hass, entry))
 
-    async def _async_stop_on_shutdown(_event: Event) -> None:
-        # HA does not unload entries when it stops; end readers and recorders cleanly,
-        # after a channel change under way (it could start a channel after this).
-        _cancel_timers(data)
-        async with data.update_lock:
-            await hass.async_add_executor_job(stop_all, data)
-
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown))
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, partial(_async_stop_on_shutdown, hass, data, name))
+    )
     async_dispatcher_send(hass, channels_signal())
     return True
 
@@ -188,6 +186,26 @@ async def _async_unload(hass: HomeAssistant, entry: NvrConfigEntry, data: NvrDat
         _LOGGER.debug("Some threads of %s did not end in time", entry.title)
     async_dispatcher_send(hass, channels_signal())
     return bool(unload_ok)
+
+
+async def _async_stop_on_shutdown(hass: HomeAssistant, data: NvrData, name: str, _event: Event) -> None:
+    """End readers and recorders cleanly when Home Assistant stops (it does not unload entries then).
+
+    After a channel change under way (it could start a channel after this),
+    but waiting for it at most SHUTDOWN_LOCK_WAIT.
+    """
+    _cancel_timers(data)
+    try:
+        async with asyncio.timeout(SHUTDOWN_LOCK_WAIT):
+            await data.update_lock.acquire()
+    except TimeoutError:
+        _LOGGER.warning("A channel change of %s is still under way; stopping anyway", name)
+        await hass.async_add_executor_job(stop_all, data)
+        return
+    try:
+        await hass.async_add_executor_job(stop_all, data)
+    finally:
+        data.update_lock.release()
 
 
 def _storage_usable(path: str) -> bool:
@@ -242,7 +260,8 @@ async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> N
     if data.stopped:  # Home Assistant is stopping
         return
     if os.path.normpath(entry.data[CONF_STORAGE_PATH]) != os.path.normpath(data.storage_path):
-        await hass.config_entries.async_reload(entry.entry_id)
+        # Scheduled, not awaited: the unload waits for the update lock this listener holds.
+        hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     policy = retention_policy(entry.options)
     if data.archive is not None and data.archive.pruner.policy != policy:

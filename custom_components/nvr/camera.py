@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
-from homeassistant.components.camera import Camera, CameraEntityFeature
+from aiohttp import web
+from homeassistant.components.camera import Camera, CameraEntityFeature, async_get_still_stream
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, ServiceResponse, SupportsResponse, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -102,6 +103,7 @@ class NvrCamera(NvrChannelEntity, Camera):
         if self._relay_url is None:
             self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
         self._recording_shown = False
+        self._removed = False
         self.last_still: Served | None = None
         """The latest still answered (its age and source: tests and diagnostics)."""
 
@@ -120,6 +122,20 @@ class NvrCamera(NvrChannelEntity, Camera):
             )
         )
 
+    async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
+        """HA's MJPEG stream of stills, ended when HA stops or the camera goes.
+
+        HA's own loop ends only when the viewer leaves, so an open MJPEG
+        viewer held HA's stop for its web server's 10 s shutdown timeout.
+        """
+
+        async def image() -> bytes | None:
+            if self.hass.is_stopping or self._removed:
+                return None  # ends the stream
+            return await self.async_camera_image()
+
+        return await async_get_still_stream(request, image, self.content_type, self.frame_interval)
+
     async def async_will_remove_from_hass(self) -> None:
         """Stop HA's stream of this camera: HA keeps it (and its worker thread) otherwise.
 
@@ -129,6 +145,7 @@ class NvrCamera(NvrChannelEntity, Camera):
         is waited for at most STREAM_STOP_SECONDS and goes on by itself after.
         """
         await super().async_will_remove_from_hass()
+        self._removed = True
         if (stream := self.stream) is None:
             return
         self.stream = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -331,33 +332,71 @@ def prune(data: NvrData) -> StorageStats | None:
     return storage_stats(data)
 
 
-def stop_channel_runtimes(runtimes: list[ChannelRuntime]) -> bool:
+READERS_STOP_TIMEOUT = 2.0
+MOTION_STOP_TIMEOUT = 1.5
+STOP_TIMEOUT = 7.5
+"""Seconds stopping any number of channels may take in all: readers, then motion workers, then recorders.
+
+Home Assistant promises to stop, reload or delete within 10 s; each stage
+shares one deadline across every channel (never a timeout per channel).
+"""
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def stop_channel_runtimes(runtimes: list[ChannelRuntime], timeout: float = STOP_TIMEOUT) -> bool:
     """Stop channels: readers, then motion workers (they end running events), then recorders; blocking.
 
-    Safe to call twice. True if every thread ended in time.
+    Every stage asks all of them first and then waits, within one deadline
+    for all (:data:`STOP_TIMEOUT` in all). Safe to call twice. True if every
+    thread ended in time.
     """
-    ended = stop_channels([r.channel for r in runtimes])
+    began = time.monotonic()
+    deadline = began + timeout
+    ended = stop_channels([r.channel for r in runtimes], min(READERS_STOP_TIMEOUT, timeout))
     for runtime in runtimes:
-        ended = runtime.motion.stop() and ended
+        runtime.motion.stop(0)  # queue the stop for all first
+    motion_deadline = min(deadline, time.monotonic() + MOTION_STOP_TIMEOUT)
+    for runtime in runtimes:
+        if not runtime.motion.stop(_left(motion_deadline)):
+            _LOGGER.warning("Motion worker of %s did not end in time", runtime.name)
+            ended = False
     recorders = [r.recorder for r in runtimes if r.recorder is not None]
     for recorder in recorders:
-        recorder.stop(0)  # queue the stop for all first, so they finish together
+        recorder.stop(0)  # queue the stop for all, so they finish together
+    recorder_deadline = min(deadline, time.monotonic() + RECORDER_STOP_TIMEOUT)
     for recorder in recorders:
-        if not recorder.stop(RECORDER_STOP_TIMEOUT):
+        if not recorder.stop(_left(recorder_deadline)):
             _LOGGER.warning("Recorder %s did not finish its file in time", recorder.label)
             ended = False
+    _LOGGER.debug("%d channel(s) stopped in %.2f s", len(runtimes), time.monotonic() - began)
     return ended
 
 
-def stop_all(data: NvrData) -> bool:
-    """Stop every channel, then close the archive and the snapshot threads; blocking.
+def stop_all(data: NvrData, timeout: float = STOP_TIMEOUT + 1.0) -> bool:
+    """Stop every channel, then close the archive and the snapshot threads; blocking, within ``timeout``.
 
     Safe to call twice (HA stop, then unload). True if every thread ended in time.
     """
-    ended = stop_channel_runtimes(list(data.channels.values()))
-    with data.io_lock:
-        if data.archive is not None and not data.stopped:
-            data.archive.close()
+    deadline = time.monotonic() + timeout
+    ended = stop_channel_runtimes(list(data.channels.values()), min(STOP_TIMEOUT, timeout))
+    if data.io_lock.acquire(timeout=_left(deadline)):
+        try:
+            if data.archive is not None and not data.stopped:
+                data.archive.close()
+            data.stopped = True
+        finally:
+            data.io_lock.release()
+    else:  # a retention pass is deleting files: it ends on its own, the index closes with the process
+        _LOGGER.warning("Storage of %s still busy; stopping without closing its index", data.storage_path)
         data.stopped = True
-    data.snapshots.shutdown(wait=True, cancel_futures=True)
+    # Queued stills are dropped; one being made (a decode) is waited for, up to the deadline.
+    data.snapshots.shutdown(wait=False, cancel_futures=True)
+    for thread in list(getattr(data.snapshots, "_threads", ())):
+        thread.join(_left(deadline))
+        if thread.is_alive():
+            _LOGGER.warning("Snapshot thread %s did not end in time", thread.name)
+            ended = False
     return ended

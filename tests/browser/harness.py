@@ -81,6 +81,71 @@ class Hass:
             process.kill()
             process.wait()
 
+    @property
+    def pid(self) -> int:
+        """The running process's id."""
+        assert self.process is not None, "hass is not running"
+        return self.process.pid
+
+    @property
+    def slow_exit_stacks(self) -> Path:
+        """Where :meth:`terminate` keeps the native stacks of a slow exit."""
+        return self.config / "slow-exit-stacks.txt"
+
+    def terminate(self, timeout: float = STOP_TIMEOUT, dump_after: float | None = 8.0) -> float:
+        """SIGTERM and wait for the exit; the seconds it took (SIGKILL and inf after ``timeout``).
+
+        A process still running ``dump_after`` seconds after the signal has its
+        native stacks written to :attr:`slow_exit_stacks` (py-spy), to show what
+        it waits for.
+        """
+        process, self.process = self.process, None
+        assert process is not None, "hass is not running"
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(dump_after if dump_after is not None else timeout)
+        except subprocess.TimeoutExpired:
+            self._dump_stacks(process.pid)
+            try:
+                process.wait(max(0.0, timeout - (time.monotonic() - began)))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                return float("inf")
+        return time.monotonic() - began
+
+    def _dump_stacks(self, pid: int) -> None:
+        spy = Path(sys.executable).with_name("py-spy")
+        if not spy.exists():
+            return
+        dump = subprocess.run(
+            [str(spy), "dump", "--native", "--pid", str(pid)], capture_output=True, text=True, timeout=60, check=False
+        )
+        self.slow_exit_stacks.write_text(dump.stdout + dump.stderr, encoding="utf-8")
+
+    async def async_wait_ready(self, channels: int | None = None, seconds: float = START_TIMEOUT) -> None:
+        """After a (re)start of an onboarded hass: wait until it runs, then read its channels again.
+
+        With ``channels``, also wait (up to 60 s) until that many channels have their camera.
+        """
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+            api = self.api(session)
+            try:
+                await develop_setup.wait_http(api, seconds=seconds)
+                await develop_setup.wait_running(api, seconds=seconds)
+                deadline = time.monotonic() + 60
+                while True:
+                    self.channels = await develop_setup.channel_entities(api, self.entry_id)
+                    ready = channels is None or (
+                        len(self.channels) == channels and all(c["camera"] for c in self.channels)
+                    )
+                    if ready or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.5)
+            finally:
+                await api.close()
+
     def api(self, session: aiohttp.ClientSession) -> develop_setup.Api:
         api = develop_setup.Api(session, base=self.base, token_file=None)
         api.token = self.token

@@ -96,3 +96,16 @@ async def test_unloading_stops_has_stream_of_the_camera(hass: HomeAssistant, has
     await hass.async_block_till_done()
     await async_wait_for(hass, lambda: stream._thread is None, 10)  # its worker thread joined
     assert not [t for t in threading.enumerate() if t.name == "stream_worker" and t.is_alive()]
+
+
+async def test_mjpeg_stream_ends_when_the_camera_goes(hass: HomeAssistant, hass_client, live_entry) -> None:
+    """HA's MJPEG loop ends only when its viewer leaves: ours ends with the camera (and when HA stops)."""
+    client = await hass_client()
+    response = await client.get("/api/camera_proxy_stream/camera.front_door")
+    assert response.status == 200
+    first = await response.content.readuntil(b"--frameboundary")
+    assert first
+    assert await hass.config_entries.async_unload(live_entry.entry_id)
+    rest = await asyncio.wait_for(response.content.read(), 15)  # the response ends: EOF
+    assert response.content.at_eof()
+    assert len(rest) < 10_000_000

@@ -1,0 +1,101 @@
+"""Whole-process tests: a real ``hass`` with 16 recording channels (motion on) on live RTSP mounts.
+
+Package fixtures (set up once for ``tests/process``, torn down after its last test):
+
+* ``fleet``: the 16 cameras (:mod:`.fleet`): H.264, H.265 and H.264 with
+  G.711 audio at 320x180, the last four on a server of their own;
+* ``nvr16``: a ``hass`` process with the NVR and a channel per camera,
+  created through the real flows (``tests/browser/harness.py``).
+
+Everything talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_socket
+
+from tests.browser.harness import Hass, free_port
+
+from .fleet import Fleet
+from .probes import recorded_until, recording_since
+
+READY_SECONDS = 120
+"""How long a fresh hass may take to record every channel (a loaded 2-core machine)."""
+
+
+def loopback_only() -> None:
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "localhost"])
+    pytest_socket.enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets() -> None:
+    """hass and the RTSP servers are on 127.0.0.1: the tests talk to them, and nothing else."""
+    loopback_only()
+
+
+@pytest.fixture(scope="package")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path_factory.mktemp("fleet")).start()
+    yield fleet
+    fleet.stop()
+
+
+def index_db(hass: Hass) -> Path:
+    """The NVR's recordings index in the hass config folder."""
+    found = glob.glob(str(hass.config / "**" / "index.db"), recursive=True)
+    assert found, f"no index.db under {hass.config}"
+    return Path(found[0])
+
+
+def wait_for(condition: Callable[[], object], seconds: float, what: str, hass: Hass | None = None) -> object:
+    """Poll ``condition`` every 0.1 s until it is truthy; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not within {seconds:.0f} s" + (f"\n{hass.log_tail()}" if hass else ""))
+        time.sleep(0.1)
+    return result
+
+
+def wait_recording(hass: Hass, since: float, seconds: float = READY_SECONDS) -> None:
+    """Wait until every channel of ``hass`` has started a file at or after ``since``."""
+    ids = [c["subentry_id"] for c in hass.channels]
+
+    def missing() -> set[str]:
+        return set(ids) - recording_since(index_db(hass), ids, since)
+
+    wait_for(lambda: not missing(), seconds, "every channel recording", hass)
+
+
+def wait_recorded_past(hass: Hass, moment: float, seconds: float = 60) -> None:
+    """Wait until the footage of every channel of ``hass`` reaches past ``moment`` (epoch s)."""
+    ids = [c["subentry_id"] for c in hass.channels]
+
+    def behind() -> list[str]:
+        ends = recorded_until(index_db(hass), ids)
+        return [i for i in ids if ends.get(i, 0) <= moment]
+
+    wait_for(lambda: not behind(), seconds, "footage of every channel past the moment", hass)
+
+
+@pytest.fixture(scope="package")
+def nvr16(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hass]:
+    loopback_only()
+    hass = Hass(tmp_path_factory.mktemp("hass16"), free_port())
+    hass.start()
+    try:
+        began = time.time()
+        asyncio.run(hass.async_setup(fleet.channels()))
+        assert [c["title"] for c in hass.channels] == [c.name for c in fleet.cameras], hass.log_tail()
+        wait_recording(hass, began)
+        yield hass
+    finally:
+        hass.stop()
