@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_socket
 from motion_feed import make_motion_clip
 from rtsp_peer import RtspServer, live_mount, make_clip
 
 from .browser import Browser
-from .harness import Hass, free_port
+from .harness import Hass, free_port, loopback_only
 
 WALL = "/nvr-test/wall"
 STILLS = "/nvr-test/stills"
@@ -36,12 +35,6 @@ GARAGE = "/nvr-test/garage"
 NINE = "/nvr-test/nine"
 CODED_SECONDS = 120
 """Length of the coded clips: a frame number names one moment within this long."""
-
-
-def loopback_only() -> None:
-    """Sockets allowed to this machine only (HA's test plugin blocks them all before each test)."""
-    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "localhost"])
-    pytest_socket.enable_socket()
 
 
 @pytest.fixture(autouse=True)

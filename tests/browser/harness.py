@@ -29,6 +29,14 @@ START_TIMEOUT = 600
 STOP_TIMEOUT = 60
 
 
+def loopback_only() -> None:
+    """Sockets allowed to this machine only (HA's test plugin blocks them all before each test)."""
+    import pytest_socket
+
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "localhost"])
+    pytest_socket.enable_socket()
+
+
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as sock:
         return sock.getsockname()[1]

@@ -19,20 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_socket
 
-from tests.browser.harness import Hass, free_port
+from tests.browser.harness import Hass, free_port, loopback_only
 
 from .fleet import Fleet
 from .probes import recorded_until, recording_since
 
 READY_SECONDS = 120
 """How long a fresh hass may take to record every channel (a loaded 2-core machine)."""
-
-
-def loopback_only() -> None:
-    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "localhost"])
-    pytest_socket.enable_socket()
 
 
 @pytest.fixture(autouse=True)
