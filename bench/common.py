@@ -150,11 +150,24 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def cpu_seconds() -> float:
-    """utime + stime of this process (all threads) from /proc/self/stat."""
-    raw = Path("/proc/self/stat").read_text()
+def cpu_seconds(pid: int | str = "self") -> float:
+    """utime + stime of a process (all threads; default this one) from /proc/<pid>/stat."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
     fields = raw[raw.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches() -> int:
+    """Voluntary context switches of this process so far (all threads): a thread that sleeps or waits."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue  # the thread ended meanwhile
+    return total
 
 
 def p50(values: list[float]) -> float:

@@ -30,14 +30,32 @@ the SPS (see ``sps``), and the frame rate always comes from the timestamps.
 """
 
 
+def socket_timed(source: StreamSource) -> bool:
+    """Whether :func:`open_input` can leave ``source``'s read timeout to FFmpeg's socket (TCP)."""
+    return source.transport != "udp"
+
+
 def open_input(
     source: StreamSource,
     open_timeout: float,
     read_timeout: float,
     *,
     video_only: bool = False,
+    socket_timeout: bool = False,
 ) -> InputContainer:
-    """Open an RTSP input; raises av.error.FFmpegError or OSError."""
+    """Open an RTSP input; raises av.error.FFmpegError or OSError.
+
+    PyAV times reads with FFmpeg's interrupt callback, which FFmpeg calls
+    before every socket read and in every 100 ms poll slice, and which takes
+    the GIL each time to read Python's clock: over TCP that is several times
+    per RTP packet, thousands of times a second for a 1080p stream, and many
+    readers in one process then queue for the GIL (see ``stream.watchdog``).
+    With ``socket_timeout`` (and a TCP source, :func:`socket_timed`) PyAV
+    only times the open; reads are timed by FFmpeg's own socket timeout
+    (``timeout``, the same ``read_timeout``: no byte at all for that long
+    fails the read with ETIMEDOUT), which needs no GIL. A connection that
+    stays busy without delivering packets is then the caller's to catch.
+    """
     options = dict(_PROBE_OPTIONS)
     options["rtsp_transport"] = source.transport
     if video_only:
@@ -45,11 +63,15 @@ def open_input(
     if source.transport == "udp":
         options["buffer_size"] = str(4 * 1024 * 1024)
         options["reorder_queue_size"] = "64"
+    timeouts: tuple[float, float | None] = (open_timeout, read_timeout)
+    if socket_timeout and socket_timed(source):
+        options["timeout"] = str(int(read_timeout * 1_000_000))  # microseconds
+        timeouts = (open_timeout, None)
     return av.open(
         source.authenticated_url(),
         mode="r",
         options=options,
-        timeout=(open_timeout, read_timeout),
+        timeout=timeouts,
     )
 
 

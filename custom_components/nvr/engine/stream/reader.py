@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import av.error
 
-from .avopen import classify_error, decoded_size, fps_from_stamps, open_input, video_stream
+from .avopen import classify_error, decoded_size, fps_from_stamps, open_input, socket_timed, video_stream
 from .gop import CodecParams, EncodedPacket, GopBuffer
 from .interrupt import SocketWatch
 from .mediaformat import MediaFormat
@@ -23,6 +23,7 @@ from .sinks import PacketSink
 from .source import StreamSource, redact
 from .sps import picture_size
 from .status import FailureReason, StreamError, StreamInfo, StreamStatus
+from .watchdog import WATCHDOG
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ OPEN_TIMEOUT = 8.0
 READ_TIMEOUT = 5.0
 """A feed that stalls this long counts as lost (a camera gone without BYE).
 
-FFmpeg's own read timeout is the same, but when it fires the RTSP demuxer may
+Over TCP, FFmpeg's socket timeout and the read watchdog (``stream.watchdog``)
+enforce it, not PyAV's per-read timeout, which costs a GIL trip per socket
+read; over UDP, PyAV's. When FFmpeg's timeout fires the RTSP demuxer may
 first hand over a frame it still held, and only the next read (another
 timeout later) fails: so the reader also checks the gap between video packets.
 """
@@ -89,6 +92,10 @@ class StreamReader:
         self._sink_started = False
         self._watch: SocketWatch | None = None
         """The sockets of the current connection attempt, to wake FFmpeg on a stop."""
+        self._last_read: float | None = None
+        """While reading: when the demuxer last handed over a packet (or the read began); for the watchdog."""
+        self._stalled = False
+        """The watchdog woke this connection's read: its error counts as a timeout."""
 
     @property
     def status(self) -> StreamStatus:
@@ -143,7 +150,27 @@ class StreamReader:
             except Exception:
                 _LOGGER.exception("Status callback of %s failed", self.label)
 
+    def check_stall(self, now: float) -> None:
+        """Wake a read that waited READ_TIMEOUT for a packet (the watchdog's thread, see ``stream.watchdog``)."""
+        last = self._last_read
+        watch = self._watch
+        if last is None or watch is None or self._stalled or now - last < READ_TIMEOUT:
+            return
+        self._stalled = True
+        if not watch.interrupt():
+            _LOGGER.debug("Stream %s stalled; its sockets are unknown, FFmpeg's socket timeout applies", self.label)
+
     def _run(self) -> None:
+        watched = socket_timed(self.source)
+        if watched:
+            WATCHDOG.add(self)
+        try:
+            self._run_loop()
+        finally:
+            if watched:
+                WATCHDOG.remove(self)
+
+    def _run_loop(self) -> None:
         backoff = BACKOFF_START
         first = True
         while not self._stop.is_set():
@@ -152,6 +179,7 @@ class StreamReader:
             first = False
             self._waiting_since = time.monotonic()
             self._received = False
+            self._stalled = False
             try:
                 self._read_once()
                 if self._stop.is_set():
@@ -163,9 +191,13 @@ class StreamReader:
                     break  # woken by a stop: not a failure of the camera
                 waited = time.monotonic() - self._waiting_since
                 limit = READ_TIMEOUT if self.status.connected else OPEN_TIMEOUT
-                self._disconnected(classify_error(err, waited, limit), redact(str(err)))
+                reason = FailureReason.TIMEOUT if self._stalled else classify_error(err, waited, limit)
+                self._disconnected(reason, redact(str(err)))
             else:
-                self._disconnected(FailureReason.CANNOT_CONNECT, "the stream ended")
+                if self._stalled:  # the watchdog's wake-up ended the stream
+                    self._disconnected(FailureReason.TIMEOUT, f"no packet for {READ_TIMEOUT:.0f} s")
+                else:
+                    self._disconnected(FailureReason.CANNOT_CONNECT, "the stream ended")
             if self._received:  # it worked for a while: retry quickly
                 backoff = BACKOFF_START
             if self._stop.wait(backoff):
@@ -191,7 +223,9 @@ class StreamReader:
             watch.release()
             return
         try:
-            container = open_input(self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=not self.audio)
+            container = open_input(
+                self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=not self.audio, socket_timeout=True
+            )
         except BaseException:
             self._watch = None
             watch.release()
@@ -202,8 +236,10 @@ class StreamReader:
             stream, probed = video_stream(container)
             self._samples.clear()
             audio = container.streams.audio[0] if self.audio and container.streams.audio else None
+            self._last_read = time.monotonic()
             self._pump(_Connection(container, stream, audio, probed))
         finally:
+            self._last_read = None
             if self._sink_started and sink is not None:
                 self._sink_call(sink.stream_ended)
             self._watch = None
@@ -226,7 +262,7 @@ class StreamReader:
                 break
             if not packet.size:
                 continue  # demuxer flush packet
-            now = time.monotonic()
+            now = self._last_read = time.monotonic()
             if self._received and now - last_video >= READ_TIMEOUT:
                 raise StreamError(FailureReason.TIMEOUT, f"no video for {now - last_video:.0f} s")
             if audio is not None and packet.stream_index == audio.index:
