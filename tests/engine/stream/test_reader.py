@@ -157,13 +157,18 @@ def test_a_stalled_feed_is_lost_after_one_read_timeout(rtsp_server_factory, clip
     reader = StreamReader(StreamSource(server.url("/live")), "t9")
     reader.start()
     try:
-        wait_for(lambda: reader.status.connected, 10)
-        server.freeze()
-        wait_for(lambda: not reader.status.connected, READ_TIMEOUT * 3)
-        lost_at = time.time()
-        last_frame = reader.status.last_frame_time
-        assert reader.status.failure is FailureReason.TIMEOUT
-        assert lost_at - last_frame < READ_TIMEOUT * 1.5, f"lost {lost_at - last_frame:.1f} s after the last frame"
+        assert_lost_after_one_read_timeout(reader, server)
     finally:
         server.thaw()
         reader.stop(2.0)
+
+
+def assert_lost_after_one_read_timeout(reader: StreamReader, server) -> None:
+    """Freeze the connected reader's feed: it counts as lost (a timeout) within 1.5 read timeouts."""
+    wait_for(lambda: reader.status.connected, 10)
+    server.freeze()
+    wait_for(lambda: not reader.status.connected, READ_TIMEOUT * 3)
+    lost_at = time.time()
+    last_frame = reader.status.last_frame_time
+    assert reader.status.failure is FailureReason.TIMEOUT
+    assert lost_at - last_frame < READ_TIMEOUT * 1.5, f"lost {lost_at - last_frame:.1f} s after the last frame"
