@@ -68,7 +68,8 @@ def _require_tools() -> None:
         pytest.fail(f"RTSP test peer unavailable: {reason}", pytrace=False)
 
 
-_FIRST = {"engine": 0, "test_rtsp_peer.py": 0, "browser": 2}
+_FIRST = {"engine": 0, "test_rtsp_peer.py": 0, "browser": 2, "process": 2}
+"""The whole-process tests (browser, process) after the PyAV 19 run has ended: they keep wall-clock promises."""
 HEAVY = ("engine/test_overload.py", "engine/test_teardown_deadlock.py")
 """Tests that saturate both cores on purpose: run last, with the machine to themselves."""
 

@@ -41,7 +41,7 @@ ATTR_START = "start"
 ATTR_END = "end"
 ATTR_PATH = "path"
 MAX_MANUAL_SECONDS = 86400
-STREAM_STOP_SECONDS = 3.0
+STREAM_STOP_SECONDS = 1.0
 
 
 async def async_setup_entry(
@@ -149,7 +149,15 @@ class NvrCamera(NvrChannelEntity, Camera):
         if (stream := self.stream) is None:
             return
         self.stream = None
-        stopping = self.hass.async_create_background_task(stream.stop(), f"nvr stop stream {self.entity_id}")
+        # With "Preload stream" on, HA's stop() leaves the worker running (as its own shutdown
+        # knows): off for this stop only, since HA shares the setting with the camera's next stream.
+        settings = stream.dynamic_stream_settings
+        preload, settings.preload_stream = settings.preload_stream, False
+        try:
+            stopping = self.hass.async_create_background_task(stream.stop(), f"nvr stop stream {self.entity_id}")
+            await asyncio.sleep(0)  # stop() has read the setting
+        finally:
+            settings.preload_stream = preload
         try:
             await asyncio.wait_for(asyncio.shield(stopping), STREAM_STOP_SECONDS)
         except TimeoutError:

@@ -82,8 +82,14 @@ async def test_live_view_recovers_when_camera_returns(
 
 
 @pytest.mark.parametrize("expected_lingering_timers", [True])
-async def test_unloading_stops_has_stream_of_the_camera(hass: HomeAssistant, hass_client, live_entry) -> None:
-    """HA keeps a camera's stream for as long as it runs: a reloaded or deleted channel's must not read on."""
+@pytest.mark.parametrize("preload", [False, True])
+async def test_unloading_stops_has_stream_of_the_camera(
+    hass: HomeAssistant, hass_client, live_entry, preload: bool
+) -> None:
+    """HA keeps a camera's stream for as long as it runs: a reloaded or deleted channel's must not read on.
+
+    With the camera's "Preload stream" on too (HA's own stop() then leaves the worker running).
+    """
     assert await async_setup_component(hass, "stream", {})
     client = await hass_client()
     url = await async_request_stream(hass, "camera.front_door", "hls")
@@ -91,11 +97,13 @@ async def test_unloading_stops_has_stream_of_the_camera(hass: HomeAssistant, has
     camera = hass.data["camera"].get_entity("camera.front_door")
     stream = camera.stream
     assert stream is not None and stream._thread is not None and stream._thread.is_alive()
+    stream.dynamic_stream_settings.preload_stream = preload
 
     assert await hass.config_entries.async_unload(live_entry.entry_id)
     await hass.async_block_till_done()
     await async_wait_for(hass, lambda: stream._thread is None, 10)  # its worker thread joined
     assert not [t for t in threading.enumerate() if t.name == "stream_worker" and t.is_alive()]
+    assert stream.dynamic_stream_settings.preload_stream is preload  # the camera's setting is kept
 
 
 async def test_mjpeg_stream_ends_when_the_camera_goes(hass: HomeAssistant, hass_client, live_entry) -> None:

@@ -159,7 +159,13 @@ class MotionWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """End a running event and the thread; True if it ended in time."""
+        """End a running event and the thread; True if it ended in time.
+
+        Packets still queued are dropped (a busy host may hold many): the stop
+        waits only for the settings and camera reports queued before it.
+        """
+        with self._cond:
+            self._drop_packets()
         self._put(("stop",))
         if self._thread is None:
             return True
@@ -205,10 +211,9 @@ class MotionWorker:
                     return
                 self._need_key = False
             if self._pending >= QUEUE_LIMIT:
-                kept = deque(item for item in self._items if item[0] != "packet")
-                self.dropped += self._pending
                 _LOGGER.debug("Motion detection of %s: %d queued packets dropped", self.label, self._pending)
-                self._items, self._pending = kept, 0
+                self.dropped += self._pending
+                self._drop_packets()
                 if not packet.keyframe:
                     self._need_key = True
                     return
@@ -221,6 +226,11 @@ class MotionWorker:
         self._put(("end",))
 
     # -- worker thread --------------------------------------------------------
+
+    def _drop_packets(self) -> None:
+        """Forget the queued packets, keeping the rest in order (with ``_cond`` held)."""
+        self._items = deque(item for item in self._items if item[0] != "packet")
+        self._pending = 0
 
     def _put(self, item: tuple) -> None:
         with self._cond:

@@ -15,6 +15,7 @@ import av.error
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
+from ..libav import open_decoder
 from .source import StreamSource
 from .status import FailureReason, StreamError, StreamInfo
 
@@ -121,9 +122,7 @@ def fps_from_stamps(stamps: Iterable[float]) -> float | None:
 def decoded_size(codec: str, extradata: bytes | None, keyframe: bytes) -> tuple[int, int] | None:
     """The picture size found by decoding a keyframe (when no SPS could be read); blocking."""
     try:
-        ctx = av.CodecContext.create(codec, "r")
-        if extradata:
-            ctx.extradata = extradata
+        ctx = open_decoder(codec, extradata)
         frames = ctx.decode(av.Packet(keyframe)) or ctx.decode(None)
     except (av.error.FFmpegError, ValueError):
         return None

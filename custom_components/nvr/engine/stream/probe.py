@@ -6,6 +6,7 @@ import time
 
 import av.error
 
+from ..libav import single_threaded
 from .avopen import classify_error, fps_from_stamps, open_input, video_stream
 from .source import InvalidUrlError, StreamSource, redact, validate_url
 from .status import FailureReason, StreamError, StreamInfo
@@ -49,6 +50,7 @@ def _describe(container, deadline: float) -> StreamInfo:
 def _sample(container, stream, deadline, width, height):
     """Read a few packets to learn the size and frame rate."""
     stamps: list[float] = []
+    single_threaded(stream.codec_context)  # decoded on this thread alone (see engine/libav.py)
     for packet in container.demux(stream):
         if packet.pts is not None and packet.time_base:
             stamps.append(float(packet.pts * packet.time_base))
