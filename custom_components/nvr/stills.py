@@ -1,9 +1,14 @@
 """Stills within their time budget, for the camera entities and the still view.
 
 The fresh still is made on the NVR's stills threads; when it is not ready
-within the deadline (an overloaded host), the newest still served before
-answers, or the "No video signal" picture, and the fresh one is kept for the
-next call (see ``engine/stills/keeper.py``).
+within the deadline (an overloaded host), the newest still served before at
+the same size answers, or the "No video signal" picture, and the fresh one
+is kept for the next call (see ``engine/stills/keeper.py``).
+
+One still is made at a time per stream and size: while one is being made
+(late, on an overloaded host), later calls wait for that one (each within its
+own deadline) instead of queueing another, so MJPEG viewers and polling cards
+never grow the stills threads' queue.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
 
 from homeassistant.core import HomeAssistant
@@ -19,16 +25,31 @@ from .engine import STILL_DEADLINE, Channel, Served, StillKeeper, no_signal_jpeg
 
 _LOGGER = logging.getLogger(__name__)
 
-_KEEPERS = "nvr_still_keepers"
+_STILLS = "nvr_still_keepers"
+
+_Key = tuple[str, tuple[int | None, int | None]]
+"""A stream's role and the size its still was asked for."""
+
+
+@dataclass(slots=True)
+class _Stills:
+    """A channel's kept stills and the stills being made (event loop only)."""
+
+    keeper: StillKeeper
+    making: dict[_Key, asyncio.Future[Served]] = field(default_factory=dict)
+
+
+def _stills(hass: HomeAssistant, channel: Channel) -> _Stills:
+    stills: WeakKeyDictionary[Channel, _Stills] = hass.data.setdefault(_STILLS, WeakKeyDictionary())
+    kept = stills.get(channel)
+    if kept is None:
+        kept = stills[channel] = _Stills(StillKeeper(channel.config.name))
+    return kept
 
 
 def still_keeper(hass: HomeAssistant, channel: Channel) -> StillKeeper:
     """The keeper of a channel's stills (one per channel object, shared by its cameras and the still view)."""
-    keepers: WeakKeyDictionary[Channel, StillKeeper] = hass.data.setdefault(_KEEPERS, WeakKeyDictionary())
-    keeper = keepers.get(channel)
-    if keeper is None:
-        keeper = keepers[channel] = StillKeeper(channel.config.name)
-    return keeper
+    return _stills(hass, channel).keeper
 
 
 async def async_still(
@@ -41,37 +62,52 @@ async def async_still(
 ) -> Served:
     """A still of a stream within the budget, never an exception (see ``engine.stills.keeper``).
 
-    The fresh still is made on the NVR's stills threads; when it is not
-    ready within ``STILL_DEADLINE`` (an overloaded host) the newest still served
-    before answers, or the "No video signal" picture, and the fresh one is
-    kept for the next call.
+    The fresh still is made on the NVR's stills threads (or the one being
+    made for this stream and size is waited for); when it is not ready
+    within ``STILL_DEADLINE`` (an overloaded host) the newest still served
+    before at this size answers, or the "No video signal" picture, and the
+    fresh one is kept for the next call.
     """
-    keeper = still_keeper(hass, channel)
+    stills = _stills(hass, channel)
+    keeper = stills.keeper
+    size = (width, height)
+    key = (role, size)
 
     def _fresh() -> Served:
         still = channel.still(role, width, height)
         return served(still.jpeg, still.arrival, channel.status(role).connected)
 
-    try:
-        future = hass.loop.run_in_executor(pool, _fresh)
-    except RuntimeError:  # the stills threads are shut down (unloading)
-        future = None
+    future = stills.making.get(key)
+    if future is None:
+        try:
+            future = hass.loop.run_in_executor(pool, _fresh)
+        except RuntimeError:  # the stills threads are shut down (unloading)
+            future = None
+        else:
+            stills.making[key] = future
+            future.add_done_callback(lambda done: _made(stills, key, done))
     if future is not None:
         try:
-            return keeper.remember(role, await asyncio.wait_for(asyncio.shield(future), STILL_DEADLINE))
+            return keeper.remember(role, await asyncio.wait_for(asyncio.shield(future), STILL_DEADLINE), size)
         except TimeoutError:
-            future.add_done_callback(lambda done: _keep_late(keeper, role, done))
+            pass  # kept when it is made (_made)
+        except asyncio.CancelledError:
+            if not future.cancelled():
+                raise  # this call was cancelled, not the still
         except Exception as err:  # PyAV errors: never into HA's camera proxy
             _LOGGER.debug("Still of %s failed: %s", channel.config.name, err)
-    earlier = keeper.last(role)
-    if earlier is not None:
-        return keeper.fallback(role, lambda: b"")
+    if keeper.last(role, size) is not None:
+        return keeper.fallback(role, lambda: b"", size)
     info = channel.status(role).info
-    size = (info.width, info.height) if info and info.width and info.height else None
-    jpeg = await hass.async_add_executor_job(no_signal_jpeg, channel.config.name, width, height, size)
-    return keeper.fallback(role, lambda: jpeg)
+    own = (info.width, info.height) if info and info.width and info.height else None
+    jpeg = await hass.async_add_executor_job(no_signal_jpeg, channel.config.name, width, height, own)
+    return keeper.fallback(role, lambda: jpeg, size)
 
 
-def _keep_late(keeper: StillKeeper, role: str, done: asyncio.Future) -> None:
+def _made(stills: _Stills, key: _Key, done: asyncio.Future[Served]) -> None:
+    """A still was made (in time or late): the next call makes a new one, and this one is kept."""
+    if stills.making.get(key) is done:
+        del stills.making[key]
     if not done.cancelled() and done.exception() is None:
-        keeper.remember(role, done.result())
+        role, size = key
+        stills.keeper.remember(role, done.result(), size)

@@ -403,7 +403,11 @@ class StillView(HomeAssistantView):
         if runtime is None or role not in runtime.channel.readers:
             return not_found()
         width, height = (request.query.get(key, "") for key in ("width", "height"))
-        if not all(value.isdigit() and 0 < int(value) <= 7680 for value in (width, height) if value):
+        if not all(
+            len(value) <= 4 and value.isascii() and value.isdigit() and 0 < int(value) <= 7680
+            for value in (width, height)
+            if value
+        ):
             return web.Response(status=HTTPStatus.BAD_REQUEST, text="400: width and height are pixels")
         size = (int(width) if width else None, int(height) if height else None)
         still = await async_still(hass, entry.runtime_data.snapshots, runtime.channel, role, *size)

@@ -99,8 +99,9 @@ def test_overload_degrades(
             wait_for(ask_and_check, 90, step=0.2)
             shed = [w for w in workers if w.overloaded]
             decoded = {w: w.decoded for w in shed}
-            # Keyframes only while shedding: a GOP's worth of pictures takes many keyframe intervals.
-            wait_for(lambda: all(w.analysed > 0 for w in shed), 10)
+            analysed = {w: w.analysed for w in shed}
+            # Keyframes only while shedding: detection goes on, a picture per keyframe interval.
+            wait_for(lambda: all(w.analysed > analysed[w] for w in shed), 10)
         took_sorted = sorted(took for _, took, _ in answers)
         ages = sorted(age for _, _, age in answers if age is not None)
         print(  # the figures, for -s runs
@@ -117,7 +118,7 @@ def test_overload_degrades(
             if answer.source == "live":
                 assert age is not None
         assert ages, "no still said how old it is"
-        assert all(w.overloaded or w.decoded >= decoded.get(w, 0) for w in workers)
+        assert all(w.decoded > decoded[w] for w in shed), "a shedding worker decoded nothing more"
         # The hog is gone: every worker decodes every frame again (at least two GOPs' worth of pictures).
         wait_for(lambda: not any(w.overloaded for w in workers), 30)
         after = [w.decoded for w in workers]
@@ -125,8 +126,13 @@ def test_overload_degrades(
         assert any(on for _, on in changes) and any(not on for _, on in changes), changes
         # Shed once per overloaded spell per channel, not a change per packet.
         assert len(changes) <= 6 * CHANNELS, changes
-        fresh, _took, age = still(keepers[0], pool, channels[0])
-        assert fresh.source == "live" and age is not None and age < BUDGET
+        # And stills are fresh again (a busy CI machine may take a few tries to get there).
+
+        def fresh_again() -> bool:
+            fresh, _took, age = still(keepers[0], pool, channels[0])
+            return fresh.source == "live" and age is not None and age < BUDGET
+
+        wait_for(fresh_again, 30, step=0.5)
     finally:
         stop_channels(channels, 5.0)
         for worker in workers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from http import HTTPStatus
 
@@ -10,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from support import async_wait_for, jpeg_size, shows_picture
 
 from custom_components.nvr.engine import Channel
+from custom_components.nvr.stills import _stills, still_keeper
 
 
 def _url(entry, role: str = "main", query: str = "") -> str:
@@ -38,7 +40,7 @@ async def test_still_needs_auth_and_rejects_bad_input(
         assert (await client.get(url)).status == HTTPStatus.NOT_FOUND, url
     traversal = await client.get(f"/api/nvr/{live_entry.entry_id}/..%2F..%2Fetc/still/main.jpg")
     assert traversal.status in (HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND)  # HA's filter answers first
-    for query in ("?width=abc", "?width=0", "?height=99999", "?width=-5"):
+    for query in ("?width=abc", "?width=0", "?height=99999", "?width=-5", "?width=²", "?height=" + "1" * 5000):
         response = await client.get(_url(live_entry, query=query))
         assert response.status == HTTPStatus.BAD_REQUEST, query
 
@@ -107,3 +109,73 @@ async def test_no_still_yet_and_none_in_time_gives_the_no_signal_picture(
         assert jpeg_size(await response.read())[0] > 0
     finally:
         release.set()
+
+
+async def test_a_late_still_is_never_one_of_another_size(
+    hass: HomeAssistant, live_entry, channel, hass_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stuck stills threads: each size is answered with the last still of that size, or the placeholder."""
+    client = await hass_client()
+    full = await (await client.get(_url(live_entry))).read()
+    small = await (await client.get(_url(live_entry, query="?width=320&height=180"))).read()
+    assert jpeg_size(small) == (320, 180) and jpeg_size(full) != (320, 180)
+
+    release = threading.Event()
+    made = Channel.still
+    one_at_a_time = threading.Lock()  # PyAV 13 crashes scaling one frame on two threads at once
+
+    def stuck(self, *args, **kwargs):
+        release.wait(30)
+        with one_at_a_time:
+            return made(self, *args, **kwargs)
+
+    monkeypatch.setattr(Channel, "still", stuck)
+    try:
+        late_full = await client.get(_url(live_entry))
+        assert late_full.headers["X-Picture-Source"] == "earlier"
+        assert await late_full.read() == full
+        late_small = await client.get(_url(live_entry, query="?width=320&height=180"))
+        assert late_small.headers["X-Picture-Source"] == "earlier"
+        assert await late_small.read() == small
+        unseen = await client.get(_url(live_entry, query="?width=160&height=90"))
+        assert unseen.headers["X-Picture-Source"] == "no_signal"  # no still of this size yet
+        assert jpeg_size(await unseen.read()) == (160, 90)
+    finally:
+        release.set()
+    # The late stills, made after all, are kept at their own sizes.
+    keeper = still_keeper(hass, channel)
+    await async_wait_for(hass, lambda: keeper.last("main", (160, 90)) is not None, 10)
+    assert jpeg_size(keeper.last("main", (160, 90)).jpeg) == (160, 90)
+    assert jpeg_size(keeper.last("main", (320, 180)).jpeg) == (320, 180)
+    assert jpeg_size(keeper.last("main").jpeg) == jpeg_size(full)
+
+
+async def test_stills_asked_for_while_one_is_late_wait_for_it(
+    hass: HomeAssistant, live_entry, channel, hass_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stuck stills threads: many calls for one stream and size make one still, not one each."""
+    client = await hass_client()
+    release = threading.Event()
+    made = Channel.still
+    asked: list[tuple] = []
+    one_at_a_time = threading.Lock()  # PyAV 13 crashes scaling one frame on two threads at once
+
+    def stuck(self, *args, **kwargs):
+        asked.append(args)
+        release.wait(30)
+        with one_at_a_time:
+            return made(self, *args, **kwargs)
+
+    monkeypatch.setattr(Channel, "still", stuck)
+    url = _url(live_entry, query="?width=320&height=180")
+    try:
+        responses = await asyncio.gather(*(client.get(url) for _ in range(6)))
+        assert all(response.status == HTTPStatus.OK for response in responses)
+        later = await client.get(url)  # after the others gave up on it: still the same one
+        assert later.status == HTTPStatus.OK
+    finally:
+        release.set()
+    making = _stills(hass, channel).making
+    await async_wait_for(hass, lambda: not making, 10)
+    assert asked.count(("main", 320, 180)) == 1, asked
+    assert still_keeper(hass, channel).last("main", (320, 180)) is not None  # kept when it was made

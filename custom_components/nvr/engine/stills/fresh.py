@@ -147,7 +147,10 @@ class FreshPicture:
         self._lock = threading.Lock()
         """Guards the queue, the flags and the warm deadline (reader thread against stills threads)."""
         self._decode_lock = threading.Lock()
-        """One decoding at a time: a catch-up or a drain slice's packet."""
+        """One decoding at a time: a catch-up, or a drain slice's packet (popped with it held).
+
+        Taken before ``_lock`` when both are held.
+        """
         self._warm_until = 0.0
         self._pending: deque[tuple[EncodedPacket, float]] = deque()
         self._draining = False
@@ -288,18 +291,21 @@ class FreshPicture:
         """Decode queued packets for up to ``SLICE`` s; True if some are left (a drains job)."""
         deadline = time.monotonic() + SLICE
         while True:
-            with self._lock:
-                if not self._pending:
-                    self._draining = False
-                    cold = time.monotonic() >= self._warm_until
-                    break
-                self._shed_backlog()
-                packet, arrival = self._pending.popleft()
-                skip = self._need_key and not packet.keyframe
-                if packet.keyframe:
-                    self._need_key = False
-            if not skip:
-                with self._decode_lock:
+            # The packet is popped with the decode lock held: a catch-up running meanwhile puts
+            # what it left undecoded in front of the queue, and a packet popped before it ended
+            # would be decoded after the catch-up's last one, skipping the ones in between.
+            with self._decode_lock:
+                with self._lock:
+                    if not self._pending:
+                        self._draining = False
+                        cold = time.monotonic() >= self._warm_until
+                        break
+                    self._shed_backlog()
+                    packet, arrival = self._pending.popleft()
+                    skip = self._need_key and not packet.keyframe
+                    if packet.keyframe:
+                        self._need_key = False
+                if not skip:
                     self._decode_one(packet, arrival)
             if time.monotonic() >= deadline:
                 return True

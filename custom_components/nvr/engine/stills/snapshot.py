@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import av
 import av.error
+from av.video.reformatter import VideoReformatter
 
 from ..libav import open_decoder, open_encoder
 from ..stream.gop import Gop
@@ -46,7 +47,9 @@ def target_size(src_w: int, src_h: int, width: int | None, height: int | None) -
 def encode_jpeg(frame: av.VideoFrame, width: int | None = None, height: int | None = None) -> bytes:
     """Scale a frame to the size asked for and encode it as JPEG."""
     w, h = target_size(frame.width, frame.height, width, height)
-    scaled = frame.reformat(width=w, height=h, format="yuvj420p")
+    # A reformatter of its own: PyAV 13's frame.reformat() uses one kept on the frame, and two
+    # threads scaling the same picture (two stills of one stream) crash the process in it.
+    scaled = VideoReformatter().reformat(frame, width=w, height=h, format="yuvj420p")
     encoder = open_encoder("mjpeg")
     encoder.width = w
     encoder.height = h
