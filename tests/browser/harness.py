@@ -128,7 +128,11 @@ class Hass:
         if not spy.exists():
             return
         dump = subprocess.run(
-            [str(spy), "dump", "--native", "--nonblocking", "--pid", str(pid)], capture_output=True, text=True, timeout=60, check=False
+            [str(spy), "dump", "--native", "--nonblocking", "--pid", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         self.slow_exit_stacks.write_text(dump.stdout + dump.stderr, encoding="utf-8")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import engine.stream.reader as reader_module
-from engine import StreamSource
+from engine import FailureReason, StreamSource
 from engine.stream.avopen import open_input
 from engine.stream.reader import READ_TIMEOUT, StreamReader
 from engine.stream.watchdog import WATCHDOG, ReadWatchdog
@@ -87,3 +87,75 @@ def test_watchdog_ends_a_read_the_socket_timeout_would_not(rtsp_server_factory, 
     assert calls and calls[0]["socket_timeout"] is True
     assert not reader_threads()
     assert not WATCHDOG.running, "the watchdog ends with the last reader"
+
+
+def test_readers_of_one_recorder_starting_together_can_each_be_woken(rtsp_server_factory, clips, monkeypatch) -> None:
+    """The channels of one recorder open at once; each open takes its turn, so the watchdog can wake each read.
+
+    (Opens that overlapped could not tell their sockets apart: nothing could
+    wake a read that gets no packet while its socket stays busy.) FFmpeg's
+    socket timeout is pushed far out, as in the test above.
+    """
+    calls = []
+
+    def patient_open(source, open_timeout, read_timeout, **kwargs):
+        calls.append(kwargs)
+        return open_input(source, open_timeout, 120.0, **kwargs)
+
+    monkeypatch.setattr(reader_module, "open_input", patient_open)
+    mounts = [live_mount(f"/ch{n}", clips / "live.ts") for n in range(4)]
+    server = rtsp_server_factory(mounts)
+    readers = [StreamReader(StreamSource(server.url(f"/ch{n}")), f"ch{n}") for n in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        wait_for(lambda: all(r.status.connected for r in readers), 30)
+        assert calls and all(call["socket_timeout"] is True for call in calls), calls
+        server.freeze()
+        wait_for(lambda: not any(r.status.connected for r in readers), READ_TIMEOUT * 3)
+        assert all(r.status.failure is FailureReason.TIMEOUT for r in readers)
+    finally:
+        server.thaw()
+        for reader in readers:
+            reader.stop(2.0)
+    assert not reader_threads()
+
+
+def test_sixteen_readers_of_one_server_connect_side_by_side(rtsp_server, monkeypatch) -> None:
+    """Opens to one address take turns only to connect: sixteen run side by side, each owning its socket.
+
+    Were whole opens serialised, at most one open would run at any moment
+    (each takes half a second or more: the probe); were they not serialised
+    at all, they could not tell their sockets apart and would reopen with
+    PyAV's read timeout.
+    """
+    lock = threading.Lock()
+    calls: list[dict] = []
+    running = [0, 0]  # now, most at once
+
+    def counting_open(source, open_timeout, read_timeout, **kwargs):
+        with lock:
+            calls.append(kwargs)
+            running[0] += 1
+            running[1] = max(running)
+        try:
+            return open_input(source, open_timeout, read_timeout, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(reader_module, "open_input", counting_open)
+    readers = [StreamReader(StreamSource(rtsp_server.url(("/live", "/sub")[n % 2])), f"sx{n}") for n in range(16)]
+    for reader in readers:
+        reader.start()
+    try:
+        wait_for(lambda: all(r.status.connected for r in readers), 60)
+        assert all(call["socket_timeout"] is True for call in calls), "an open overlapped another"
+        assert running[1] >= 4, f"opens ran one after another (at most {running[1]} at once)"
+        owned = [r._watch.owned for r in readers if r._watch is not None]
+        assert len(owned) == 16 and all(owned), "a reader owns no socket: nothing could wake it"
+        assert len(frozenset().union(*owned)) == sum(len(o) for o in owned), "a socket is owned twice"
+    finally:
+        for reader in readers:
+            reader.stop(2.0)
+    assert not reader_threads()

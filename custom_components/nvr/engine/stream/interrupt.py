@@ -14,16 +14,23 @@ reader, seeing its stop flag, ends.
 
 Which sockets are a reader's: the TCP (and UDP) sockets whose peer is the
 camera's address and port and that were created after the reader began to open
-(compared by socket inode from ``/proc/self/fd``). Once the stream is open,
-the reader claims them, so that another reader of the same address (a
-recorder's sixteen channels share one) never loses its connection to this
-one's stop. A reader whose open overlapped another open to the same address
-cannot tell the sockets apart and claims none: it still stops between two
-packets, and only a stalled read of it waits for FFmpeg's read timeout. A
-stop during an open shuts down the new, unclaimed sockets to the address,
-so another reader opening at that very moment may have to reconnect. Where
-``/proc`` is missing, nothing is shut down and a stop waits for FFmpeg's own
-timeouts, as before.
+(compared by socket inode from ``/proc/self/fd``), and that no other reader
+owns. A recorder's sixteen channels share one address and all open at once,
+so opens to one address take turns, but only to *connect*: an open waits
+until every earlier open to the address has a socket of its own, which that
+open creates within milliseconds of starting (FFmpeg connects first, then
+spends half a second or more probing). The waiting open identifies those
+sockets on the earlier one's behalf (they are the only new, unowned ones to
+the address) and registers them as its, then starts. So the sixteen opens
+run side by side, each owning its connection, and stopping one reader never
+cuts another's. Only an open that waited ``turn`` seconds in vain (an earlier
+one made no socket meanwhile: a slow DNS lookup) joins the others anyway; the
+opens then *overlap*, cannot tell their sockets apart and claim none (they
+still stop between two packets; see the reader for their read timeout). A
+stop during an open shuts down this open's sockets and the new, unowned ones
+to the address, so another reader opening at that very moment may have to
+reconnect. Where ``/proc`` is missing, opens do not wait, nothing is shut
+down and a stop waits for FFmpeg's own timeouts, as before.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from urllib.parse import urlsplit
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,12 +50,32 @@ _LOGGER = logging.getLogger(__name__)
 _PROC_FD = "/proc/self/fd"
 _PROC_NET = ("/proc/self/net/tcp", "/proc/self/net/tcp6", "/proc/self/net/udp", "/proc/self/net/udp6")
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtspt": 554, "http": 80, "https": 443}
+TURN_POLL = 0.01
+"""Seconds between two looks (by one waiting open per address) for an earlier open's new socket."""
+WAIT_POLL = 0.05
+"""Seconds between two checks of a stop request by the other waiting opens."""
 
+_Endpoint = tuple[frozenset[str], int]
 _claims: dict[int, object] = {}
 """Socket inode -> the watch that owns it (process-wide)."""
-_opening: dict[tuple[frozenset[str], int], set[SocketWatch]] = {}
-"""Endpoint -> the watches whose open is under way."""
 _claims_lock = threading.Lock()
+_turn_changed = threading.Condition(_claims_lock)
+"""Notified whenever an open stops connecting (its sockets are known, or it ended) or stops waiting."""
+
+
+class _Turns:
+    """The opens to one address that are connecting (sockets not known yet) or waiting to."""
+
+    __slots__ = ("connecting", "poller", "waiting")
+
+    def __init__(self) -> None:
+        self.connecting: set[SocketWatch] = set()
+        self.waiting = 0
+        self.poller: SocketWatch | None = None
+        """The waiting open that looks for the connecting open's socket (one per address)."""
+
+
+_turns: dict[_Endpoint, _Turns] = {}
 
 
 def socket_inodes() -> dict[int, int]:
@@ -109,6 +137,14 @@ def _endpoint(url: str) -> tuple[set[str], int]:
     return addresses, port
 
 
+def opens_waiting(url: str) -> int:
+    """How many opens to ``url``'s address are waiting for their turn to connect (blocking: DNS)."""
+    addresses, port = _endpoint(url)
+    with _claims_lock:
+        turns = _turns.get((frozenset(addresses), port))
+        return turns.waiting if turns is not None else 0
+
+
 class SocketWatch:
     """The sockets one open of a stream creates, so that a stop can shut them down.
 
@@ -117,23 +153,97 @@ class SocketWatch:
     reader, and ``release()`` when the connection is closed.
     """
 
-    def __init__(self, url: str) -> None:
-        """Note the sockets that exist now and where the stream's host is (blocking: /proc, DNS)."""
+    def __init__(self, url: str, turn: float = 0.0, stop: threading.Event | None = None) -> None:
+        """Wait for the turn to connect, then note the sockets that exist now (blocking: DNS, /proc).
+
+        ``turn``: wait up to this many seconds (or until ``stop`` is set) for
+        the earlier opens to the same address to have their sockets known (see
+        the module's docstring). Check :attr:`overlapped` after it; a watch
+        created once ``stop`` is set owns and shuts down nothing.
+        """
         self._addresses, self._port = _endpoint(url)
-        self._key = (frozenset(self._addresses), self._port)
+        self._key: _Endpoint = (frozenset(self._addresses), self._port)
         self._owned: set[int] = set()
         self._lock = threading.Lock()
         self._released = False
         self._claimed = False
+        self._before: set[int] = set()
         self.overlapped = False
-        """Another open to the same address ran at the same time: the sockets cannot be told apart."""
+        """Another open to the same address connected at the same time: the sockets cannot be told apart."""
+        self._take_turn(turn, stop)
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The inodes of the sockets known to be this open's."""
+        with self._lock:
+            return frozenset(self._owned)
+
+    def _take_turn(self, turn: float, stop: threading.Event | None) -> None:
+        deadline = time.monotonic() + turn
         with _claims_lock:
-            others = _opening.setdefault(self._key, set())
-            for other in others:
-                other.overlapped = True
-            self.overlapped = bool(others)
-            others.add(self)
-        self._before = set(socket_inodes())
+            turns = _turns.setdefault(self._key, _Turns())
+            turns.waiting += 1
+        try:
+            if os.path.isdir(_PROC_FD):  # without /proc no socket can be told apart: no use waiting
+                self._wait_turn(turns, deadline, stop)
+        finally:
+            with _claims_lock:
+                turns.waiting -= 1
+                if turns.poller is self:
+                    turns.poller = None
+                    _turn_changed.notify_all()
+                if stop is not None and stop.is_set():
+                    self._released = True  # never opens: owns nothing, shuts nothing down
+                    self._forget(turns)
+                else:
+                    self._before = set(socket_inodes())
+                    for other in turns.connecting:
+                        other.overlapped = True
+                    self.overlapped = bool(turns.connecting)
+                    turns.connecting.add(self)
+
+    def _wait_turn(self, turns: _Turns, deadline: float, stop: threading.Event | None) -> None:
+        """Wait until no open to the address is connecting; one waiting open identifies the connecting one's sockets."""
+        while True:
+            with _claims_lock:
+                left = deadline - time.monotonic()
+                if not turns.connecting or left <= 0 or (stop is not None and stop.is_set()):
+                    return
+                if turns.poller is None:
+                    turns.poller = self
+                earlier = next(iter(turns.connecting)) if len(turns.connecting) == 1 else None
+                if turns.poller is not self or earlier is None or earlier.overlapped:
+                    _turn_changed.wait(min(left, WAIT_POLL))  # woken when an open stops connecting
+                    continue
+            if not earlier._identified(earlier._candidates()):
+                with _claims_lock:
+                    _turn_changed.wait(min(left, TURN_POLL))
+
+    def _identified(self, found: dict[int, int]) -> bool:
+        """Own ``found``'s unowned sockets if this is still the address's only connecting open (another thread)."""
+        with _claims_lock:
+            turns = _turns.get(self._key)
+            if turns is None or turns.connecting != {self} or self.overlapped or self._released:
+                return False
+            new = [inode for inode in found if inode not in _claims]
+            if not new:
+                return False
+            with self._lock:
+                for inode in new:
+                    _claims[inode] = self
+                    self._owned.add(inode)
+            self._forget(turns)
+            return True
+
+    def _forget(self, turns: _Turns | None) -> None:
+        """Leave the address's connecting opens (call with ``_claims_lock`` held)."""
+        if turns is None:
+            return
+        if self in turns.connecting:
+            turns.connecting.discard(self)
+            _turn_changed.notify_all()
+        if not turns.connecting and not turns.waiting and _turns.get(self._key) is turns:
+            del _turns[self._key]
 
     def _candidates(self) -> dict[int, int]:
         """Inode -> fd of sockets created since the watch began whose peer is the stream's host and port.
@@ -155,21 +265,20 @@ class SocketWatch:
                 found[inode] = fd
         return found
 
-    def _done_opening(self) -> None:
-        """Leave the endpoint's set of opens under way (call with ``_claims_lock`` held)."""
-        others = _opening.get(self._key)
-        if others is not None:
-            others.discard(self)
-            if not others:
-                del _opening[self._key]
-
     def claim(self) -> None:
-        """Take this open's sockets (after a successful open), unless another open overlapped it."""
+        """Take this open's sockets (after a successful open).
+
+        Those identified while it connected are kept; new unowned ones to the
+        address are added unless another open is connecting to it (or
+        overlapped this one): they could be that open's.
+        """
         candidates = self._candidates()
         with _claims_lock, self._lock:
-            self._done_opening()
+            turns = _turns.get(self._key)
+            alone = turns is None or not (turns.connecting - {self})
+            self._forget(turns)
             self._claimed = True
-            if self.overlapped:
+            if self.overlapped or not alone or self._released:
                 return
             for inode in candidates:
                 if _claims.setdefault(inode, self) is self:
@@ -178,7 +287,7 @@ class SocketWatch:
     def release(self) -> None:
         """Give the claims up (the connection is closed, or the open failed)."""
         with _claims_lock, self._lock:
-            self._done_opening()
+            self._forget(_turns.get(self._key))
             self._released = True
             for inode in self._owned:
                 if _claims.get(inode) is self:
@@ -194,9 +303,9 @@ class SocketWatch:
             claimed = self._claimed
         if claimed:  # open: its own sockets (none if they could not be told apart)
             targets = {i: fd for i, fd in socket_inodes().items() if i in owned}
-        else:  # still opening: the new sockets to the camera that no other reader owns
+        else:  # still opening: its sockets, and the new ones to the camera that no other reader owns
             with _claims_lock:
-                targets = {i: fd for i, fd in self._candidates().items() if i not in _claims}
+                targets = {i: fd for i, fd in self._candidates().items() if _claims.get(i, self) is self}
         shut = 0
         for inode, fd in targets.items():
             if _shutdown(fd, inode):

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import av.error
 
@@ -28,6 +29,8 @@ from .watchdog import WATCHDOG
 _LOGGER = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 8.0
+OPEN_TURN = 2.0
+"""Seconds at most an open waits for earlier opens to the same host to connect (see ``stream.interrupt``)."""
 READ_TIMEOUT = 5.0
 """A feed that stalls this long counts as lost (a camera gone without BYE).
 
@@ -213,24 +216,46 @@ class StreamReader:
                 _LOGGER.warning("Stream %s lost: %s (%s)", self.label, reason.value, detail)
             self._publish(connected=False, bitrate=None, measured_fps=None, failure=reason, last_error=detail)
 
-    def _read_once(self) -> None:
-        """Connect and read until the stream fails or ends."""
-        sink = self.sink
-        watch = SocketWatch(self.source.url)
+    def _open(self, turn: float, socket_timeout: bool | None) -> tuple[SocketWatch, Any] | None:
+        """Open the stream under a new socket watch (None: asked to stop first); raises as ``open_input``.
+
+        ``socket_timeout`` None: FFmpeg's socket timeout (no GIL per read)
+        only where the watchdog can wake this connection, that is where its
+        sockets are told apart from other opens' to the same host. An open
+        that overlapped another one (a turn to connect ran out) is made again
+        with PyAV's read timeout: rare, since opens take turns to connect.
+        """
+        watch = SocketWatch(self.source.url, turn=turn, stop=self._stop)
         self._watch = watch
         if self._stop.is_set():  # asked to stop before the watch was in place
             self._watch = None
             watch.release()
-            return
+            return None
+        timed = not watch.overlapped if socket_timeout is None else socket_timeout
         try:
             container = open_input(
-                self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=not self.audio, socket_timeout=True
+                self.source, OPEN_TIMEOUT, READ_TIMEOUT, video_only=not self.audio, socket_timeout=timed
             )
         except BaseException:
             self._watch = None
             watch.release()
             raise
         watch.claim()
+        if timed and watch.overlapped and socket_timed(self.source):
+            _LOGGER.debug("Stream %s: its sockets cannot be told apart; opening again with a read timeout", self.label)
+            self._watch = None
+            watch.release()
+            container.close()
+            return self._open(0.0, False)
+        return watch, container
+
+    def _read_once(self) -> None:
+        """Connect and read until the stream fails or ends."""
+        sink = self.sink
+        opened = self._open(OPEN_TURN, None)
+        if opened is None:
+            return
+        watch, container = opened
         self._sink_started = False
         try:
             stream, probed = video_stream(container)

@@ -16,9 +16,9 @@ things end a read that delivers nothing:
   packet (RTCP reports or keep-alive replies only): one thread for the
   whole process wakes twice a second and wakes a reader that has waited
   READ_TIMEOUT for a packet by shutting its sockets down
-  (:class:`.interrupt.SocketWatch`). A reader whose open overlapped another
-  open to the same camera owns no socket it could shut down; for it, only
-  the socket timeout applies.
+  (:class:`.interrupt.SocketWatch`). Opens to one camera take turns to
+  connect so that each owns its socket; one that overlapped another all
+  the same (rare) owns none, and is made again with PyAV's read timeout.
 
 The thread runs while at least one reader is registered and is joined by
 the last one to leave, so no thread outlives the readers.
