@@ -209,10 +209,13 @@ async def test_slow_viewer_is_dropped_and_others_go_on(
         reader.close()
 
 
-async def test_relay_is_loopback_only_and_secret(
+async def test_relay_is_loopback_only_and_private(
     hass: HomeAssistant, hass_client, make_entry, rtsp_basic, caplog
 ) -> None:
-    """Bound to 127.0.0.1; a wrong token or a guessed path gets 404; no credentials anywhere."""
+    """Bound to 127.0.0.1; a wrong token or a guessed path gets 404; no credentials anywhere.
+
+    (Its name must not hold the password: asyncio's slow-step warnings quote it into the log.)
+    """
     assert await async_setup_component(hass, "diagnostics", {})
     entry = await _setup(
         hass, make_entry, channel_data("Till", rtsp_basic.url("/live"), username="admin", password="secret")
