@@ -332,9 +332,11 @@ def _async_apply_live_settings(
         runtime.name = name
         runtime.channel.rename(name)
         device_registry = dr.async_get(hass)
-        device = device_registry.async_get_device(identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")})
-        if device is not None:
-            device_registry.async_update_device(device.id, name=name)
+        identifier = (DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")
+        # The entry's own devices: async_get_device by identifier is refused from HA 2026 on.
+        for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
+            if identifier in device.identifiers:
+                device_registry.async_update_device(device.id, name=name)
     if (config := motion_config(subentry.data)) != runtime.motion.config:
         runtime.motion.apply(config)  # queued to the motion worker's thread
         async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 
 import engine.stream.reader as reader_module
 import pytest
@@ -96,9 +95,7 @@ def test_stop_of_a_reader_waiting_for_its_turn_is_prompt(silent_server, monkeypa
     try:
         reader.start()
         wait_for(lambda: opens_waiting(url) == 1, 10)
-        started = time.monotonic()
-        assert reader.stop(2.0)
-        assert time.monotonic() - started < 1.0
+        assert reader.stop(2.0), "stopped while its turn had 60 s left"
         assert reader.status.failure is None, "a deliberate stop is not a camera failure"
         assert opens_waiting(url) == 0
     finally:
