@@ -14,7 +14,7 @@ import voluptuous as vol
 from aiohttp import web
 from homeassistant.components.camera import Camera, CameraEntityFeature, async_get_still_stream
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import HassJob, HomeAssistant, ServiceResponse, SupportsResponse, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_platform
@@ -121,6 +121,22 @@ class NvrCamera(NvrChannelEntity, Camera):
                 self.hass, motion_signal(self._entry_id, self._subentry_id), self._async_motion_changed
             )
         )
+        # Before HA stops the streams (its shutdown jobs run first).
+        self.async_on_remove(self.hass.async_add_shutdown_job(HassJob(self._async_wake_stream_viewers)))
+
+    @callback
+    def _async_wake_stream_viewers(self) -> None:
+        """HA's HLS requests waiting for this camera's next segment answer now (HA's "not found").
+
+        HA stops a stream without waking the playlist requests that wait for
+        its segments (a viewer who just opened the camera waits for the first
+        two): those requests then hold HA's web server, and so HA's exit, for
+        twice its 10 s shutdown timeout. Woken, they answer at once, and so do
+        those that come until HA's stop removes the stream's outputs.
+        """
+        if (stream := self.stream) is not None:
+            for output in stream.outputs().values():
+                output.cleanup()
 
     async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
         """HA's MJPEG stream of stills, ended when HA stops or the camera goes.
@@ -148,6 +164,7 @@ class NvrCamera(NvrChannelEntity, Camera):
         self._removed = True
         if (stream := self.stream) is None:
             return
+        self._async_wake_stream_viewers()  # the camera's viewers that wait for a segment answer now
         self.stream = None
         # With "Preload stream" on, HA's stop() leaves the worker running (as its own shutdown
         # knows): off for this stop only, since HA shares the setting with the camera's next stream.

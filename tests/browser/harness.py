@@ -53,6 +53,8 @@ class Hass:
     entry_id: str = ""
     channels: list[dict[str, Any]] = field(default_factory=list)
     """Per channel: title, subentry id and entity ids (develop_setup.channel_entities)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables the process gets on top of ours (e.g. an allocator, as HA's images set)."""
 
     @property
     def base(self) -> str:
@@ -75,6 +77,7 @@ class Hass:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **self.env},
         )
         os.environ["HASS_PID"] = str(self.process.pid)  # develop_setup.hass_alive() watches it
 
@@ -109,6 +112,7 @@ class Hass:
         """
         process, self.process = self.process, None
         assert process is not None, "hass is not running"
+        self._log_at_signal = self.log_path.stat().st_size if self.log_path.exists() else 0
         began = time.monotonic()
         process.send_signal(signal.SIGTERM)
         try:
@@ -123,12 +127,33 @@ class Hass:
                 return float("inf")
         return time.monotonic() - began
 
+    def exit_report(self, lines: int = 40) -> str:
+        """What a slow exit waited for, short enough to survive a CI log's cuts: the warnings hass
+        logged after SIGTERM (HA names the threads and tasks it waited for), then the innermost
+        frames of each thread py-spy found."""
+        logged = ""
+        if self.log_path.exists():
+            with self.log_path.open("rb") as log:
+                log.seek(getattr(self, "_log_at_signal", 0))
+                logged = log.read().decode("utf-8", errors="replace")
+        out = [
+            line[:300]
+            for line in logged.splitlines()
+            if " WARNING " in line or " ERROR " in line or line.startswith("  File ")
+        ][:lines]
+        if self.slow_exit_stacks.exists():
+            out.append("-- stacks (innermost frames) --")
+            for thread in self.slow_exit_stacks.read_text(encoding="utf-8").split("\nThread ")[1:]:
+                frames = [f.strip()[:160] for f in thread.splitlines()[1:] if f.strip()]
+                out.append(f"Thread {thread.splitlines()[0][:100]}: " + " < ".join(frames[:4]))
+        return "\n".join(out) or "(nothing logged after SIGTERM)"
+
     def _dump_stacks(self, pid: int) -> None:
         spy = Path(sys.executable).with_name("py-spy")
         if not spy.exists():
             return
         dump = subprocess.run(
-            [str(spy), "dump", "--native", "--nonblocking", "--pid", str(pid)],
+            [str(spy), "dump", "--native", "--pid", str(pid)],
             capture_output=True,
             text=True,
             timeout=60,

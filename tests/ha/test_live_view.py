@@ -117,3 +117,29 @@ async def test_mjpeg_stream_ends_when_the_camera_goes(hass: HomeAssistant, hass_
     rest = await asyncio.wait_for(response.content.read(), 15)  # the response ends: EOF
     assert response.content.at_eof()
     assert len(rest) < 10_000_000
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_waiting_hls_viewer_answered_when_the_camera_goes(
+    hass: HomeAssistant, hass_client, make_entry, rtsp_server
+) -> None:
+    """A playlist request waiting for a stream's first segments is answered when the camera goes.
+
+    HA's stream stop does not wake it: it would wait for as long as the viewer
+    stays, and at HA's stop it held the web server (and HA's exit) for 2 x 10 s.
+    Here the camera's own URL (no relay) has no such mount, so no segment ever comes.
+    """
+    assert await async_setup_component(hass, "stream", {})
+    entry = make_entry({**channel_data("Gate", rtsp_server.url("/no-such-mount")), "share_connection": False})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    client = await hass_client()
+    url = await async_request_stream(hass, "camera.gate", "hls")
+    waiting = asyncio.ensure_future(client.get(url))
+    camera = hass.data["camera"].get_entity("camera.gate")
+    await async_wait_for(hass, lambda: camera.stream is not None and "hls" in camera.stream.outputs(), 10)
+    await asyncio.sleep(0.5)  # the request waits for the first segment
+    assert not waiting.done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    response = await asyncio.wait_for(waiting, 5)
+    assert response.status == 404  # HA's answer for a stream without segments
