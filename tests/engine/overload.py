@@ -83,32 +83,62 @@ def _spin() -> None:  # pragma: no cover - runs in the hog processes
         pass
 
 
+class CpuHog:
+    """Busy processes that saturate every core; :meth:`more` adds some.
+
+    They stay in the caller's session. With the kernel's autogroup scheduling
+    (``kernel.sched_autogroup_enabled``, on in most distributions), a process
+    started in a session of its own gets its own group: the hogs together
+    would then get only a fair share against the whole test process, and a
+    fast machine's decoders could keep up with them.
+    """
+
+    def __init__(self) -> None:
+        self._stress = shutil.which("stress-ng")
+        self._procs: list = []
+        self.count = 0
+
+    def more(self, count: int) -> None:
+        """Start ``count`` more hogs."""
+        if self._stress is not None:
+            self._procs.append(
+                subprocess.Popen(
+                    [self._stress, "--cpu", str(count), "--timeout", "600s", "--quiet"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    process_group=0,  # its own group, for killpg, in the caller's session
+                )
+            )
+        else:
+            context = multiprocessing.get_context("spawn")
+            for _ in range(count):
+                proc = context.Process(target=_spin, daemon=True)
+                proc.start()
+                self._procs.append(proc)
+        self.count += count
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            if isinstance(proc, subprocess.Popen):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+            else:
+                proc.kill()
+                proc.join(10)
+        self._procs.clear()
+
+    def __str__(self) -> str:
+        what = "stress-ng --cpu" if self._stress is not None else "busy Python processes:"
+        return f"{what} {self.count}"
+
+
 @contextlib.contextmanager
-def cpu_hog(count: int = HOGS) -> Iterator[str]:
-    """Saturate the CPU while inside; yields what hogs it (for messages)."""
-    stress = shutil.which("stress-ng")
-    if stress is not None:
-        proc = subprocess.Popen(
-            [stress, "--cpu", str(count), "--timeout", "600s", "--quiet"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            yield f"stress-ng --cpu {count}"
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        return
-    context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=_spin, daemon=True) for _ in range(count)]
-    for proc in procs:
-        proc.start()
+def cpu_hog(count: int = HOGS) -> Iterator[CpuHog]:
+    """Saturate the CPU while inside; yields the hog (its ``str`` says what hogs it)."""
+    hog = CpuHog()
     try:
-        yield f"{count} busy Python processes"
+        hog.more(count)
+        yield hog
     finally:
-        for proc in procs:
-            proc.kill()
-        for proc in procs:
-            proc.join(10)
+        hog.stop()

@@ -28,10 +28,13 @@ from engine.stills.keeper import BUDGET, Served, StillKeeper, served
 from rtsp_peer import RtspServer, live_mount
 from support import jpeg_size, shows_picture, wait_for
 
-from .overload import FPS, GOP, cpu_hog, heavy_clip
+from .overload import FPS, GOP, HOGS, cpu_hog, heavy_clip
 from .recsupport import CountingRecorder, files_of_one_take, packet_times, video_packets
 
 CHANNELS = 3
+HARDER_AFTER = 20.0
+"""Seconds of load without shedding after which more hogs are started."""
+MAX_HOGS = 6 * HOGS
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +94,19 @@ def test_overload_degrades(
         answers: list[tuple[Served, float, float | None]] = []
         with cpu_hog() as hog:
             # Stills all along, until detection has shed frames on a channel and a few more after.
+            # A machine fast enough to decode the streams beside the hogs gets more hogs, every
+            # HARDER_AFTER seconds, so that it is overloaded too.
+            harder_at = [time.monotonic() + HARDER_AFTER]
+
             def ask_and_check() -> bool:
                 for keeper, channel in zip(keepers, channels, strict=True):
                     answers.append(still(keeper, pool, channel))
+                if time.monotonic() > harder_at[0] and hog.count < MAX_HOGS:
+                    hog.more(HOGS)
+                    harder_at[0] = time.monotonic() + HARDER_AFTER
                 return any(w.overloaded for w in workers) and len(answers) >= 24
 
-            wait_for(ask_and_check, 90, step=0.2)
+            wait_for(ask_and_check, 120, step=0.2)
             shed = [w for w in workers if w.overloaded]
             decoded = {w: w.decoded for w in shed}
             analysed = {w: w.analysed for w in shed}
