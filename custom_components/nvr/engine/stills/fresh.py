@@ -131,8 +131,25 @@ def _drains_of(executor: Executor) -> _Drains:
     with _DRAINS_LOCK:
         drains = _DRAINS.get(executor)
         if drains is None:
-            drains = _DRAINS[executor] = _Drains(executor.submit, getattr(executor, "_max_workers", 1))
+            drains = _DRAINS[executor] = _Drains(_weak_submit(executor), getattr(executor, "_max_workers", 1))
         return drains
+
+
+def _weak_submit(executor: Executor) -> Callable[[Callable[[], None]], object]:
+    """``executor.submit`` without a strong reference to the executor.
+
+    The drains are the value of a weak key dictionary keyed by the executor:
+    a bound ``executor.submit`` in them kept every executor (an entry's
+    stills pool, made again at each reload) and its drains alive for good.
+    """
+    ref = weakref.ref(executor)
+
+    def submit(job: Callable[[], None]) -> object:
+        if (alive := ref()) is None:
+            raise RuntimeError("the executor is gone")
+        return alive.submit(job)
+
+    return submit
 
 
 class FreshPicture:
