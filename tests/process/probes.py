@@ -114,14 +114,21 @@ class LoopWatch:
 
 
 def proc_figures(pid: int) -> dict[str, int]:
-    """RSS (kB), open file descriptors and threads of a process, from /proc."""
+    """RSS (kB; and its anonymous and file-backed parts), open file descriptors and threads of a process,
+    from /proc. File-backed RSS grows once as libraries' pages are first used (a codec's first stream)."""
     status = {}
     with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
             key, _, value = line.partition(":")
             status[key] = value.split()
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return {"rss_kb": int(status["VmRSS"][0]), "fds": fds, "threads": int(status["Threads"][0])}
+    return {
+        "rss_kb": int(status["VmRSS"][0]),
+        "anon_kb": int(status["RssAnon"][0]),
+        "file_kb": int(status["RssFile"][0]),
+        "fds": fds,
+        "threads": int(status["Threads"][0]),
+    }
 
 
 def thread_names(pid: int) -> dict[str, int]:
@@ -155,6 +162,8 @@ class Viewers:
     fetched: dict[str, int] = field(default_factory=dict)
     """Successful fetches per kind (hls, mjpeg, still)."""
     failed: dict[str, int] = field(default_factory=dict)
+    stream_urls: dict[str, str] = field(default_factory=dict)
+    """The HLS URL HA gave per camera entity."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -249,7 +258,10 @@ class Viewers:
             self._count("hls", False)
             return None
         self._count("hls", bool(answer.get("success")))
-        return answer["result"]["url"] if answer.get("success") else None
+        if not answer.get("success"):
+            return None
+        self.stream_urls[entity_id] = answer["result"]["url"]
+        return answer["result"]["url"]
 
 
 # --------------------------------------------------------------------------
