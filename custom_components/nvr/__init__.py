@@ -281,7 +281,7 @@ async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> N
     before = {sid: runtime.name for sid, runtime in data.channels.items()}
     for subentry_id in [s for s in data.channels if s not in wanted]:
         _LOGGER.debug("Channel %s of %s deleted", data.channels[subentry_id].name, entry.title)
-        await async_stop_channel(hass, entry, subentry_id)
+        await async_stop_channel(hass, entry, subentry_id, deleted=True)
         if data.archive is not None:  # its footage stays browsable until retention deletes it
             await hass.async_add_executor_job(data.archive.index.remove_channel, subentry_id, time.time())
             data.removed = await hass.async_add_executor_job(removed_channels, data)

@@ -75,6 +75,10 @@ async def async_setup_entry(
     )
 
 
+def _no_update() -> None:
+    """What HA's stream of a removed camera reports its state changes to: nobody."""
+
+
 class NvrCamera(NvrChannelEntity, Camera):
     """One stream of a channel.
 
@@ -166,6 +170,10 @@ class NvrCamera(NvrChannelEntity, Camera):
             return
         self._async_wake_stream_viewers()  # the camera's viewers that wait for a segment answer now
         self.stream = None
+        # HA keeps every stream it made for as long as it runs (for its own stop), and the stream
+        # keeps the camera's state writer: without this, each removed camera that was ever watched
+        # (every camera, at each reload) stayed in memory with its whole channel and recorder.
+        stream.set_update_callback(_no_update)
         # With "Preload stream" on, HA's stop() leaves the worker running (as its own shutdown
         # knows): off for this stop only, since HA shares the setting with the camera's next stream.
         settings = stream.dynamic_stream_settings

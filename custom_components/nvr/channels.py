@@ -255,14 +255,22 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
     return runtime
 
 
-async def async_stop_channel(hass: HomeAssistant, entry: NvrConfigEntry, subentry_id: str) -> None:
-    """Remove a channel's entities, clear its issues and stop its threads (in an executor job)."""
+async def async_stop_channel(
+    hass: HomeAssistant, entry: NvrConfigEntry, subentry_id: str, deleted: bool = False
+) -> None:
+    """Remove a channel's entities, clear its issues and stop its threads (in an executor job).
+
+    A ``deleted`` channel's entities leave no state behind: HA removes their
+    registry entries meanwhile, and an entity whose removal outlasts that
+    (a camera stopping HA's stream) would otherwise write an "unavailable"
+    state that nothing ever removes, and its name would be taken.
+    """
     runtime = entry.runtime_data.channels.pop(subentry_id, None)
     if runtime is None:
         return
     for entity in runtime.entities:
         if entity.hass is not None and entity.platform is not None:
-            await entity.async_remove()
+            await entity.async_remove(force_remove=deleted)
     runtime.entities.clear()
     runtime.issues.async_clear()
     if runtime.recording_issues is not None:
