@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.nvr.const import (
@@ -49,6 +50,18 @@ def channel_data(
         CONF_RTSP_TRANSPORT: "tcp",
         CONF_MOTION_ENABLED: motion,
     }
+
+
+def entry_device(hass: HomeAssistant, entry_id: str, identifier: tuple[str, str]) -> dr.DeviceEntry | None:
+    """The device of config entry ``entry_id`` with ``identifier``, or None.
+
+    Looked up among the entry's own devices: from HA 2026.8 on, identifiers are
+    unique per config entry only, and ``async_get_device`` raises when a test
+    calls it; its replacement ``async_get_device_by_identifier`` is missing from
+    HA 2025.4.
+    """
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    return next((device for device in devices if identifier in device.identifiers), None)
 
 
 def nvr_entry(

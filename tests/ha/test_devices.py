@@ -23,7 +23,6 @@ from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOUR
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
@@ -49,7 +48,7 @@ from custom_components.nvr.engine import stream_key
 from tests.devices.isapi_server import Channel, IsapiServer
 from tests.devices.onvif_responder import OnvifResponder
 
-from .conftest import nvr_entry
+from .conftest import entry_device, nvr_entry
 
 PASSWORD = "secret"
 
@@ -159,11 +158,10 @@ async def test_connect_a_hikvision_recorder_and_tick_its_channels(
         assert "password" not in channel.data and PASSWORD not in str(dict(channel.data))
         assert channel.data["device"] == device.subentry_id and channel.data["motion_source"] == "camera"
 
-    registry = dr.async_get(hass)
-    hik = registry.async_get_device(identifiers={device_identifier(nvr.entry_id, device.subentry_id)})
+    hik = entry_device(hass, nvr.entry_id, device_identifier(nvr.entry_id, device.subentry_id))
     assert hik is not None and hik.manufacturer == "Hikvision"
     assert hik.serial_number and hik.model and hik.sw_version
-    door_device = registry.async_get_device(identifiers={(DOMAIN, f"{nvr.entry_id}_{door.subentry_id}")})
+    door_device = entry_device(hass, nvr.entry_id, (DOMAIN, f"{nvr.entry_id}_{door.subentry_id}"))
     assert door_device.via_device_id == hik.id
 
     # The channels really play, take stills and record.
