@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import pytest_socket
-import voluptuous_serialize
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import Event, HomeAssistant
@@ -49,6 +48,11 @@ from tests.devices.isapi_server import Channel, IsapiServer
 from tests.devices.onvif_responder import OnvifResponder
 
 from .conftest import entry_device, nvr_entry
+
+try:  # HA 2026's flow views (voluptuous is probatio there; voluptuous_serialize no longer knows its schemas)
+    from probatio import to_field_list as _field_list
+except ImportError:  # HA 2025.4
+    from voluptuous_serialize import convert as _field_list
 
 PASSWORD = "secret"
 
@@ -117,8 +121,8 @@ def _options(result: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def _form(result: dict[str, Any]) -> str:
-    """The form as the browser gets it (suggested values included)."""
-    return json.dumps(voluptuous_serialize.convert(result["data_schema"], custom_serializer=cv.custom_serializer))
+    """The form as the browser gets it (suggested values included), serialized as HA's flow views do it."""
+    return json.dumps(_field_list(result["data_schema"], custom_serializer=cv.custom_serializer))
 
 
 def _channels(entry: MockConfigEntry) -> dict[str, Any]:
