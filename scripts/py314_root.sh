@@ -12,6 +12,7 @@
 # venvs are reinstalled only when their requirements change:
 #   /opt/py314/venv  requirements_test.txt (its python >= 3.14 branch: the newest
 #                    HA test harness) plus PY314_PIP_EXTRA; `run` puts it first on PATH;
+#                    (a venv is made anew when what it installs changes)
 #   /opt/py314/hass  homeassistant==PY314_HASS_VERSION with what a real hass loads
 #                    at start and what the browser and process tests need to run
 #                    (tests/browser/harness.py starts the `hass` beside sys.executable);
@@ -64,8 +65,8 @@ PY314_APT=(
 PY314_APT_OPTS=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false -o Dpkg::Use-Pty=0)
 # <<< recipe
 
-# Added to requirements_test.txt in /opt/py314/venv (the HA 2026 harness imports them without depending on them).
-PY314_PIP_EXTRA=(voluptuous-serialize)
+# Added to requirements_test.txt in /opt/py314/venv (none needed today).
+PY314_PIP_EXTRA=()
 # The real hass of the browser and process tests, and what those tests import.
 PY314_HASS_VERSION=${PY314_HASS_VERSION:-2026.11.0}
 PY314_HASS_REQS=(
@@ -270,6 +271,7 @@ py314_venv() {
     return 0
   }
   began=$SECONDS
+  rm -rf --one-file-system "${PY314_ROOT:?}$dir" # made anew: nothing an earlier list installed stays
   if [ ! -e "$PY314_ROOT$dir/pyvenv.cfg" ]; then
     py314_log "creating $dir"
     py314_run_in "" / python3.14 -m venv "$dir" || return 1
@@ -410,4 +412,5 @@ py314_main() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   py314_main "$@"
+  exit # read no further: an edit of this file while a long run goes on must not change what runs after it
 fi
