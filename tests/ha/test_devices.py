@@ -426,8 +426,11 @@ async def test_device_flow_errors(
 ) -> None:
     from aiohttp import web
 
+    async def router_page(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>router</html>", content_type="text/html")
+
     app = web.Application()
-    app.router.add_get("/", lambda _r: web.Response(text="<html>router</html>", content_type="text/html"))
+    app.router.add_get("/", router_page)  # a coroutine: aiohttp warns about plain functions as handlers
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
