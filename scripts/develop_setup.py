@@ -311,6 +311,22 @@ async def finish_onboarding(api: Api) -> None:
         # What the onboarding's location step would save; without it HA
         # raises a "country not configured" repair.
         await api.ws("config/core/update", country="US")
+    await confirm_http_config(api)
+
+
+async def confirm_http_config(api: Api) -> None:
+    """Keep configuration.yaml's http settings (127.0.0.1 and our port).
+
+    HA 2026 moves them into its storage as a trial that it reverts, restarting
+    itself on its default (all interfaces, port 8123), unless they are
+    confirmed within 5 minutes: the browser tests' hass went away mid-run.
+    HA 2025.4 has no such command.
+    """
+    try:
+        await api.ws("http/config/promote")
+    except WsError as err:
+        if err.code not in ("unknown_command", "not_allowed"):  # HA 2025.4; nothing left to confirm
+            raise
 
 
 # --------------------------------------------------------------------------

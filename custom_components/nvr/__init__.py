@@ -100,7 +100,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
     """Open the storage folder, start the recorders and channels, set up their entities."""
     name = entry.data.get(CONF_NAME) or entry.title
-    dr.async_get(hass).async_get_or_create(
+    nvr_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
         identifiers={(DOMAIN, entry.entry_id)},
         name=name,
@@ -108,6 +108,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NvrConfigEntry) -> bool:
         model="Network video recorder",
     )
     data = NvrData(storage_path=entry.data[CONF_STORAGE_PATH])
+    data.device_ids[(DOMAIN, entry.entry_id)] = nvr_device.id  # what its channels and devices link to
     try:
         data.archive, data.stats = await hass.async_add_executor_job(
             open_archive, data.storage_path, retention_policy(entry.options)

@@ -69,6 +69,20 @@ def device_identifier(entry_id: str, subentry_id: str) -> tuple[str, str]:
     return (DOMAIN, f"{entry_id}_device_{subentry_id}")
 
 
+VIA_DEVICE_ID = "via_device_id" in (
+    getattr(dr.DeviceInfo, "__dataclass_fields__", None) or getattr(dr.DeviceInfo, "__annotations__", {})
+)
+"""Whether HA links a device to its parent by the parent's registry id (HA 2026.8 on, where the parent's identifier,
+``via_device``, is deprecated); HA 2025.4 knows only ``via_device``."""
+
+
+def via_device(entry: NvrConfigEntry, parent: tuple[str, str]) -> dict[str, Any]:
+    """The device registry arguments that link a device to its parent device ``parent`` (an identifier)."""
+    if VIA_DEVICE_ID and (parent_id := entry.runtime_data.device_ids.get(parent)):
+        return {"via_device_id": parent_id}
+    return {"via_device": parent}
+
+
 def device_connection(data: dict[str, Any] | Any) -> DeviceConnection:
     """Where a device subentry's device is, and its login."""
     return DeviceConnection(
@@ -101,18 +115,20 @@ class DeviceRuntime:
 def async_register_device(hass: HomeAssistant, entry: NvrConfigEntry, subentry: ConfigSubentry) -> None:
     """Create or update the device's entry in HA's device registry (before its channels' devices)."""
     data = subentry.data
-    dr.async_get(hass).async_get_or_create(
+    identifier = device_identifier(entry.entry_id, subentry.subentry_id)
+    device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
         config_subentry_id=subentry.subentry_id,
-        identifiers={device_identifier(entry.entry_id, subentry.subentry_id)},
+        identifiers={identifier},
         name=subentry.title,
         manufacturer=data.get(CONF_MANUFACTURER) or None,
         model=data.get(CONF_MODEL) or None,
         serial_number=data.get(CONF_SERIAL) or None,
         sw_version=data.get(CONF_FIRMWARE) or None,
         configuration_url=f"http://{data[CONF_HOST]}:{data[CONF_PORT]}/",
-        via_device=(DOMAIN, entry.entry_id),
+        **via_device(entry, (DOMAIN, entry.entry_id)),
     )
+    entry.runtime_data.device_ids[identifier] = device.id
 
 
 def device_settings(subentry: ConfigSubentry) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import CONF_DEVICE, DOMAIN, MANUFACTURER, motion_signal, recording_signal, status_signal
-from .device_runtime import device_identifier
+from .device_runtime import device_identifier, via_device
 from .engine import MAIN, MotionUpdate, Recorder, RecorderStatus, StreamStatus
 from .runtime import ChannelRuntime, MotionState, NvrConfigEntry
 
@@ -61,14 +61,13 @@ def _add_entities(
 def channel_device_info(entry: NvrConfigEntry, subentry: ConfigSubentry) -> DeviceInfo:
     """The device of one channel, linked to its recorder or camera when it has one, else to the NVR."""
     device_id = subentry.data.get(CONF_DEVICE)
+    parent = device_identifier(entry.entry_id, device_id) if device_id in entry.subentries else (DOMAIN, entry.entry_id)
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
         name=subentry.title,
         manufacturer=MANUFACTURER,
         model="Channel",
-        via_device=device_identifier(entry.entry_id, device_id)
-        if device_id in entry.subentries
-        else (DOMAIN, entry.entry_id),
+        **via_device(entry, parent),
     )
 
 

@@ -182,6 +182,9 @@ class NvrData:
     """The binary_sensor platform's async_add_entities, for the event-connection sensor of a device added later."""
     update_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serializes the update listener: a flow that adds several channels calls it once per channel."""
+    device_ids: dict[tuple[str, str], str] = field(default_factory=dict)
+    """HA device registry id of the NVR's and the connected devices' HA devices, by identifier (their children
+    link to them by it, see device_runtime.via_device)."""
 
 
 type NvrConfigEntry = ConfigEntry[NvrData]

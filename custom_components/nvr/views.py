@@ -317,13 +317,16 @@ class ShiftedSegmentView(NvrView):
         response.content_length = end - begin
         await response.prepare(request)
         pos = begin
-        while pos < end:
-            chunk = await hass.async_add_executor_job(shifted.read, pos, min(end, pos + CHUNK))
-            if not chunk:
-                break
-            await response.write(chunk)
-            pos += len(chunk)
-        await response.write_eof()
+        try:
+            while pos < end:
+                chunk = await hass.async_add_executor_job(shifted.read, pos, min(end, pos + CHUNK))
+                if not chunk:
+                    break
+                await response.write(chunk)
+                pos += len(chunk)
+            await response.write_eof()
+        except ConnectionResetError:  # the player went away (a seek, a closed page): nothing more to send
+            _LOGGER.debug("A player left %s of %s at byte %d", segment_id, channel, pos)
         return response
 
 

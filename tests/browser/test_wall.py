@@ -65,13 +65,27 @@ def wall(browser: Browser) -> Browser:
 
 def test_card_is_offered_in_the_card_picker(browser: Browser) -> None:
     browser.open("/nvr-test/empty?edit=1")
-    fab = DEEP + "const f = deep(document, 'ha-fab')[0]; if (f) f.click(); return !!f;"
+    # The view's "Add card" button: an ha-fab up to HA 2025, an ha-button from HA 2026 (2026.11 has no ha-fab).
+    fab = (
+        DEEP
+        + """
+      const f = deep(document, 'ha-fab')[0]
+        || deep(document, 'ha-button').find((b) => b.textContent.trim() === 'Add card');
+      if (f) f.click();
+      return !!f;"""
+    )
     browser.wait("the Add card button", lambda: browser.script(fab), LOAD_TIMEOUT)
+    # HA 2026's dialog opens on its "By entity" tab: the cards are on "By card" (HA 2025's first tab).
     names = (
         DEEP
         + """
       const picker = deep(document, 'hui-card-picker')[0];
-      return picker ? deep(picker.shadowRoot, '.card .card-header').map((e) => e.textContent.trim()) : null;"""
+      if (!picker) {
+        const byCard = deep(document, 'ha-tab-group-tab[panel="card"]')[0];
+        if (byCard) byCard.click();
+        return null;
+      }
+      return deep(picker.shadowRoot, '.card .card-header').map((e) => e.textContent.trim());"""
     )
     offered = browser.wait("the card picker", lambda: browser.script(names), 30)
     assert "NVR wall" in offered, offered

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.nvr.const import (
@@ -20,6 +22,25 @@ from custom_components.nvr.const import (
     SUBENTRY_CHANNEL,
 )
 from custom_components.nvr.engine import stream_key
+
+
+@pytest.fixture(autouse=True)
+def closed_websocket_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WebSocket that HA's server has closed schedules no heartbeat again.
+
+    aiohttp 3.14 (HA 2026) resets the heartbeat on the data a WebSocket
+    receives, also while it reads the client's closing frame after it was
+    closed, so a connection HA closes (a refused login) leaves a heartbeat
+    timer behind, which HA's harness fails as lingering. This keeps aiohttp
+    from arming it on a closed WebSocket; any other lingering timer still fails.
+    """
+    reset = web.WebSocketResponse._reset_heartbeat
+
+    def reset_unless_closed(self: web.WebSocketResponse) -> None:
+        if not self.closed:
+            reset(self)
+
+    monkeypatch.setattr(web.WebSocketResponse, "_reset_heartbeat", reset_unless_closed)
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +70,18 @@ def channel_data(
         CONF_RTSP_TRANSPORT: "tcp",
         CONF_MOTION_ENABLED: motion,
     }
+
+
+def entry_device(hass: HomeAssistant, entry_id: str, identifier: tuple[str, str]) -> dr.DeviceEntry | None:
+    """The device of config entry ``entry_id`` with ``identifier``, or None.
+
+    Looked up among the entry's own devices: from HA 2026.8 on, identifiers are
+    unique per config entry only, and ``async_get_device`` raises when a test
+    calls it; its replacement ``async_get_device_by_identifier`` is missing from
+    HA 2025.4.
+    """
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    return next((device for device in devices if identifier in device.identifiers), None)
 
 
 def nvr_entry(

@@ -5,14 +5,13 @@ from __future__ import annotations
 from homeassistant.components import media_source
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from support import async_wait_for
 
 from custom_components.nvr.const import DOMAIN, SUBENTRY_CHANNEL
 
-from .conftest import channel_data
+from .conftest import channel_data, entry_device
 
 ROOT = f"media-source://{DOMAIN}"
 
@@ -65,7 +64,7 @@ async def test_one_channel_changes_and_the_others_record_on(
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.runtime_data.channels[yard_id] is yard, "the renamed channel was rebuilt"
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{entry.entry_id}_{yard_id}")})
+    device = entry_device(hass, entry.entry_id, (DOMAIN, f"{entry.entry_id}_{yard_id}"))
     assert device.name == "Back yard"
 
     # Delete B.

@@ -17,13 +17,11 @@ from typing import Any
 
 import pytest
 import pytest_socket
-import voluptuous_serialize
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
@@ -49,7 +47,12 @@ from custom_components.nvr.engine import stream_key
 from tests.devices.isapi_server import Channel, IsapiServer
 from tests.devices.onvif_responder import OnvifResponder
 
-from .conftest import nvr_entry
+from .conftest import entry_device, nvr_entry
+
+try:  # HA 2026's flow views (voluptuous is probatio there; voluptuous_serialize no longer knows its schemas)
+    from probatio import to_field_list as _field_list
+except ImportError:  # HA 2025.4
+    from voluptuous_serialize import convert as _field_list
 
 PASSWORD = "secret"
 
@@ -118,8 +121,8 @@ def _options(result: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def _form(result: dict[str, Any]) -> str:
-    """The form as the browser gets it (suggested values included)."""
-    return json.dumps(voluptuous_serialize.convert(result["data_schema"], custom_serializer=cv.custom_serializer))
+    """The form as the browser gets it (suggested values included), serialized as HA's flow views do it."""
+    return json.dumps(_field_list(result["data_schema"], custom_serializer=cv.custom_serializer))
 
 
 def _channels(entry: MockConfigEntry) -> dict[str, Any]:
@@ -159,11 +162,10 @@ async def test_connect_a_hikvision_recorder_and_tick_its_channels(
         assert "password" not in channel.data and PASSWORD not in str(dict(channel.data))
         assert channel.data["device"] == device.subentry_id and channel.data["motion_source"] == "camera"
 
-    registry = dr.async_get(hass)
-    hik = registry.async_get_device(identifiers={device_identifier(nvr.entry_id, device.subentry_id)})
+    hik = entry_device(hass, nvr.entry_id, device_identifier(nvr.entry_id, device.subentry_id))
     assert hik is not None and hik.manufacturer == "Hikvision"
     assert hik.serial_number and hik.model and hik.sw_version
-    door_device = registry.async_get_device(identifiers={(DOMAIN, f"{nvr.entry_id}_{door.subentry_id}")})
+    door_device = entry_device(hass, nvr.entry_id, (DOMAIN, f"{nvr.entry_id}_{door.subentry_id}"))
     assert door_device.via_device_id == hik.id
 
     # The channels really play, take stills and record.
@@ -424,8 +426,11 @@ async def test_device_flow_errors(
 ) -> None:
     from aiohttp import web
 
+    async def router_page(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>router</html>", content_type="text/html")
+
     app = web.Application()
-    app.router.add_get("/", lambda _r: web.Response(text="<html>router</html>", content_type="text/html"))
+    app.router.add_get("/", router_page)  # a coroutine: aiohttp warns about plain functions as handlers
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from homeassistant.components.camera import CameraEntityFeature, async_get_image, async_get_stream_source
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from support import async_wait_for, jpeg_size, shows_picture
 
@@ -13,14 +12,13 @@ from custom_components.nvr.const import DOMAIN
 from custom_components.nvr.engine import ENGLISH_CAPTION, current_caption, set_caption
 from custom_components.nvr.engine.stills.placeholder import no_signal_jpeg
 
-from .conftest import channel_data
+from .conftest import channel_data, entry_device
 
 
 async def test_devices_and_entities(hass: HomeAssistant, live_entry) -> None:
     (subentry,) = live_entry.subentries.values()
-    devices = dr.async_get(hass)
-    nvr = devices.async_get_device({(DOMAIN, live_entry.entry_id)})
-    channel = devices.async_get_device({(DOMAIN, f"{live_entry.entry_id}_{subentry.subentry_id}")})
+    nvr = entry_device(hass, live_entry.entry_id, (DOMAIN, live_entry.entry_id))
+    channel = entry_device(hass, live_entry.entry_id, (DOMAIN, f"{live_entry.entry_id}_{subentry.subentry_id}"))
     assert nvr is not None and channel is not None
     assert channel.via_device_id == nvr.id
     assert channel.name == "Front door"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from homeassistant.components import media_source
-from homeassistant.components.media_player import BrowseError
+from homeassistant.components.media_player import BrowseError, async_process_play_media_url
 from homeassistant.components.media_source import Unresolvable
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -303,7 +303,7 @@ async def test_hour_played_through_http_is_one_timeline(hass: HomeAssistant, ent
     resolved = await media_source.async_resolve_media(
         hass, f"{ROOT}/{entry.entry_id}/{CHANNEL}/hour/{hour_start}", None
     )
-    signed = media_source.async_process_play_media_url(hass, resolved.url, allow_relative_url=True)
+    signed = async_process_play_media_url(hass, resolved.url, allow_relative_url=True)
     assert "authSig=" in signed
     url = str(client.make_url(signed))
     playlist = await (await client.get(signed)).text()

@@ -389,19 +389,16 @@ async def test_unusable_folder_keeps_live_view_and_retries(hass: HomeAssistant, 
 
 
 def _fill(folder: Path) -> None:
-    """Write a filler file until the file system is full."""
+    """Write a filler file until the file system is full.
+
+    Unbuffered: Python 3.14's buffered writer keeps what a failed write could
+    not write and raises ENOSPC again when it is closed.
+    """
     chunk = b"\0" * 65536
-    with (folder / "filler").open("wb") as handle:
+    with (folder / "filler").open("wb", buffering=0) as handle:
         try:
             while True:
-                handle.write(chunk)
-                handle.flush()
-        except OSError:
-            pass
-        # Also take the last partial block.
-        try:
-            handle.write(b"\0" * 4096)
-            handle.flush()
+                handle.write(chunk)  # a short write fills the last block, the next one fails
         except OSError:
             pass
 
