@@ -33,27 +33,18 @@ PY314_REPO=$(cd "$(dirname "$PY314_SCRIPT")/.." && pwd -P)
 PY314_ROOT=${PY314_ROOT:-$PY314_REPO/.py314-root}
 PY314_STATE=${PY314_ROOT}.state # run markers and the mount lock, outside the root
 PY314_VENV=/opt/py314/venv
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$PY314_SCRIPT")/lib.sh" # APT_PACKAGES, part of the recipe
 PY314_HASS_VENV=/opt/py314/hass
 
 # >>> recipe: any change here rebuilds the root from scratch
 PY314_SUITE=sid
 PY314_INCLUDE=python3.14,python3.14-venv,ca-certificates
+# The host line's packages (scripts/lib.sh), and what the root needs besides.
 PY314_APT=(
   python3.14-venv
-  ffmpeg
-  python3-gi # /usr/bin/python3 (3.14 in sid) runs tests/rtsp_server.py
-  gir1.2-gst-rtsp-server-1.0
-  gstreamer1.0-rtsp
-  gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly
-  libturbojpeg0
-  fonts-noto-cjk # the placeholder in Chinese and Korean
+  "${APT_PACKAGES[@]}"
   fonts-dejavu-core
-  chromium # tests/browser, when Chromium runs inside the root
-  chromium-driver
-  stress-ng
   iproute2 # tests/devices' network namespace
   procps
   mount
@@ -85,7 +76,7 @@ py314_die() {
 py314_need_root() { [ "$(id -u)" = 0 ] || py314_die "run this as root (debootstrap, mount and chroot need it)"; }
 
 py314_recipe_hash() {
-  sed -n '/^# >>> recipe/,/^# <<< recipe/p' "$PY314_SCRIPT" | sha256sum | cut -c1-16
+  { sed -n '/^# >>> recipe/,/^# <<< recipe/p' "$PY314_SCRIPT"; printf '%s\n' "${PY314_APT[@]}"; } | sha256sum | cut -c1-16
 }
 
 # The Debian mirror the host's apt uses (PY314_MIRROR overrides it).
