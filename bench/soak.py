@@ -368,7 +368,8 @@ async def soak(hass: Hass, fleet: Fleet, minutes: float, seed: int = 1, say: Cal
     return report
 
 
-JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+JEMALLOC = next(Path("/usr/lib").glob("*/libjemalloc.so.2"), Path("/usr/lib/libjemalloc.so.2"))
+"""Debian's libjemalloc2, whatever the machine's architecture folder."""
 HA_MALLOC_CONF = "background_thread:true,metadata_thp:auto,dirty_decay_ms:20000,muzzy_decay_ms:20000"
 """What HA's images set with jemalloc (rootfs/etc/services.d/home-assistant/run in HA core)."""
 

@@ -32,8 +32,8 @@ from .overload import FPS, GOP, HOGS, cpu_hog, heavy_clip
 from .recsupport import CountingRecorder, files_of_one_take, packet_times, video_packets
 
 CHANNELS = 3
-HARDER_AFTER = 20.0
-"""Seconds of load without shedding after which more hogs are started."""
+KEPT_UP = 10 * GOP
+"""Pictures per channel decoded under load without shedding after which more hogs are started."""
 MAX_HOGS = 6 * HOGS
 
 
@@ -94,16 +94,17 @@ def test_overload_degrades(
         answers: list[tuple[Served, float, float | None]] = []
         with cpu_hog() as hog:
             # Stills all along, until detection has shed frames on a channel and a few more after.
-            # A machine fast enough to decode the streams beside the hogs gets more hogs, every
-            # HARDER_AFTER seconds, so that it is overloaded too.
-            harder_at = [time.monotonic() + HARDER_AFTER]
+            # A machine fast enough to decode the streams beside the hogs gets more hogs each time
+            # detection keeps up for KEPT_UP more pictures per channel, so that it is overloaded too.
+            harder_at = [sum(w.decoded for w in workers) + KEPT_UP * CHANNELS]
 
             def ask_and_check() -> bool:
                 for keeper, channel in zip(keepers, channels, strict=True):
                     answers.append(still(keeper, pool, channel))
-                if time.monotonic() > harder_at[0] and hog.count < MAX_HOGS:
+                decoded = sum(w.decoded for w in workers)
+                if decoded > harder_at[0] and not any(w.overloaded for w in workers) and hog.count < MAX_HOGS:
                     hog.more(HOGS)
-                    harder_at[0] = time.monotonic() + HARDER_AFTER
+                    harder_at[0] = decoded + KEPT_UP * CHANNELS
                 return any(w.overloaded for w in workers) and len(answers) >= 24
 
             wait_for(ask_and_check, 120, step=0.2)
