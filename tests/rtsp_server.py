@@ -61,7 +61,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 PR_SET_PDEATHSIG = 1
 ROLE_USER = "user"
@@ -98,11 +98,31 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def free_udp_port() -> int:
-    """Return a UDP port on 127.0.0.1 that is currently unused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def reserve_udp_pair() -> tuple[socket.socket, socket.socket]:
+    """Bind an even UDP port on 127.0.0.1 and the next one (RTP, RTCP); the caller keeps both open.
+
+    The feeder sends RTP to the first and RTCP to the second. Holding both
+    for the launcher's lifetime keeps another process (or another mount)
+    from taking either between now and the media's start: a port merely
+    found free and closed again could be handed out twice, and a mount whose
+    udpsrc then shared its port with another starved (its RTSP clients
+    connected and never got a packet).
+    """
+    for _ in range(64):
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        port = int(rtp.getsockname()[1])
+        rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            if port % 2:
+                raise OSError("odd port")
+            rtcp.bind(("127.0.0.1", port + 1))
+        except OSError:
+            rtp.close()
+            rtcp.close()
+            continue
+        return rtp, rtcp
+    raise SystemExit("no free pair of UDP ports")
 
 
 def spawn_feeder(clip: str, port: int) -> subprocess.Popen[bytes]:
@@ -154,7 +174,7 @@ def rtp_clip_launch(codec: str, port: int) -> str:
         # A 1080p keyframe (~300 KB) arrives as one burst of RTP packets: more
         # than the default socket buffer holds. The kernel caps this at
         # net.core.rmem_max.
-        f'udpsrc address=127.0.0.1 port={port} buffer-size=4194304 caps="{caps}" '
+        f'udpsrc name=rtpin address=127.0.0.1 port={port} buffer-size=4194304 caps="{caps}" '
         f"! rtpjitterbuffer latency=100 mode=none ! {depay} ! {parse} config-interval=-1 "
         f"! {pay} name=pay0 pt=96"
     )
@@ -171,6 +191,12 @@ def file_launch(path: str, codec: str) -> str:
         raise SystemExit(f"unsupported file codec {codec!r}") from err
     location = GLib.strescape(path)
     return f'filesrc location="{location}" ! {demux} ! {parse} config-interval=-1 ! {pay} name=pay0 pt=96'
+
+
+def _use_socket(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, sock: socket.socket) -> None:
+    """media-configure: the media's udpsrc reads the reserved socket (a duplicate) instead of binding the port."""
+    src = media.get_element().get_by_name("rtpin")
+    src.set_property("socket", Gio.Socket.new_from_fd(os.dup(sock.fileno())))
 
 
 class PathKeyedFactory(GstRtspServer.RTSPMediaFactory):
@@ -266,6 +292,8 @@ class Launcher:
         """Store the parsed config."""
         self.config = config
         self.feeders: list[subprocess.Popen[bytes]] = []
+        self.reserved: list[socket.socket] = []
+        """The live mounts' RTP and RTCP sockets, bound until the launcher exits."""
         self.loop = GLib.MainLoop()
         self.server = GstRtspServer.RTSPServer()
         self.exit_code = 0
@@ -292,11 +320,14 @@ class Launcher:
             launch = mount["launch"]
             shared = bool(mount.get("shared", True))
         elif "rtp_clip" in mount:
-            port = free_udp_port()
+            rtp, rtcp = reserve_udp_pair()
+            self.reserved += [rtp, rtcp]
+            port = int(rtp.getsockname()[1])
             feeder = spawn_feeder(str(mount["rtp_clip"]), port)
             self.feeders.append(feeder)
             launch = rtp_clip_launch(str(mount.get("codec", "H264")), port)
             shared = True
+            factory.connect("media-configure", _use_socket, rtp)
         elif "file" in mount:
             launch = file_launch(str(mount["file"]), str(mount.get("codec", "H264")))
             shared = bool(mount.get("shared", False))

@@ -12,12 +12,15 @@ from typing import Any
 from PIL import Image
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, step: float = 0.05) -> float:
-    """Wait until predicate() is true; return the seconds it took."""
+def wait_for(
+    predicate: Callable[[], object], timeout: float, step: float = 0.05, explain: Callable[[], object] | None = None
+) -> float:
+    """Wait until predicate() is true; return the seconds it took (``explain()`` is quoted when it never is)."""
     start = time.monotonic()
     while not predicate():
         if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout}s")
+            detail = f": {explain()}" if explain is not None else ""
+            raise AssertionError(f"condition not met within {timeout}s{detail}")
         time.sleep(step)
     return time.monotonic() - start
 

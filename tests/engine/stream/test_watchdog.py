@@ -109,7 +109,7 @@ def test_readers_of_one_recorder_starting_together_can_each_be_woken(rtsp_server
     for reader in readers:
         reader.start()
     try:
-        wait_for(lambda: all(r.status.connected for r in readers), 30)
+        wait_for(lambda: all(r.status.connected for r in readers), 30, explain=lambda: [r.status for r in readers])
         assert calls and all(call["socket_timeout"] is True for call in calls), calls
         server.freeze()
         wait_for(lambda: not any(r.status.connected for r in readers), READ_TIMEOUT * 3)

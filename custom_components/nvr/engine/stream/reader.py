@@ -214,6 +214,8 @@ class StreamReader:
         if status.connected or status.failure != reason or status.last_error != detail:
             if status.connected:
                 _LOGGER.warning("Stream %s lost: %s (%s)", self.label, reason.value, detail)
+            else:
+                _LOGGER.debug("Stream %s not connected: %s (%s)", self.label, reason.value, detail)
             self._publish(connected=False, bitrate=None, measured_fps=None, failure=reason, last_error=detail)
 
     def _open(self, turn: float, socket_timeout: bool | None) -> tuple[SocketWatch, Any] | None:
