@@ -61,7 +61,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 PR_SET_PDEATHSIG = 1
 ROLE_USER = "user"
@@ -99,14 +99,14 @@ def _die_with_parent() -> None:
 
 
 def reserve_udp_pair() -> tuple[socket.socket, socket.socket]:
-    """Bind an even UDP port on 127.0.0.1 and the next one (RTP, RTCP); the caller keeps both open.
+    """Bind an even UDP port on 127.0.0.1 and the next one (RTP, RTCP); the caller keeps them open.
 
-    The feeder sends RTP to the first and RTCP to the second. Holding both
-    for the launcher's lifetime keeps another process (or another mount)
-    from taking either between now and the media's start: a port merely
-    found free and closed again could be handed out twice, and a mount whose
+    The feeder sends RTP to the first and RTCP to the second. Holding the RTP
+    port until the media's udpsrc binds it (and the RTCP one for good) keeps
+    another process or mount from taking them meanwhile: a port merely found
+    free and closed at once could be handed out twice, and a mount whose
     udpsrc then shared its port with another starved (its RTSP clients
-    connected and never got a packet).
+    connected and never got a packet), or got another feeder's RTCP.
     """
     for _ in range(64):
         rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -174,7 +174,7 @@ def rtp_clip_launch(codec: str, port: int) -> str:
         # A 1080p keyframe (~300 KB) arrives as one burst of RTP packets: more
         # than the default socket buffer holds. The kernel caps this at
         # net.core.rmem_max.
-        f'udpsrc name=rtpin address=127.0.0.1 port={port} buffer-size=4194304 caps="{caps}" '
+        f'udpsrc address=127.0.0.1 port={port} buffer-size=4194304 caps="{caps}" '
         f"! rtpjitterbuffer latency=100 mode=none ! {depay} ! {parse} config-interval=-1 "
         f"! {pay} name=pay0 pt=96"
     )
@@ -193,10 +193,17 @@ def file_launch(path: str, codec: str) -> str:
     return f'filesrc location="{location}" ! {demux} ! {parse} config-interval=-1 ! {pay} name=pay0 pt=96'
 
 
-def _use_socket(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, sock: socket.socket) -> None:
-    """media-configure: the media's udpsrc reads the reserved socket (a duplicate) instead of binding the port."""
-    src = media.get_element().get_by_name("rtpin")
-    src.set_property("socket", Gio.Socket.new_from_fd(os.dup(sock.fileno())))
+def _free_port_for_udpsrc(
+    _factory: GstRtspServer.RTSPMediaFactory, _media: GstRtspServer.RTSPMedia, held: list
+) -> None:
+    """media-configure: close the reserved RTP socket just before the first media's udpsrc binds its port.
+
+    (udpsrc is not handed the socket itself: a shared media can be made again
+    while the last one winds down, and two udpsrc reading one socket would
+    each get half of the packets.)
+    """
+    while held:
+        held.pop().close()
 
 
 class PathKeyedFactory(GstRtspServer.RTSPMediaFactory):
@@ -293,7 +300,7 @@ class Launcher:
         self.config = config
         self.feeders: list[subprocess.Popen[bytes]] = []
         self.reserved: list[socket.socket] = []
-        """The live mounts' RTP and RTCP sockets, bound until the launcher exits."""
+        """The live mounts' RTCP sockets, bound until the launcher exits (their RTP ones until the media starts)."""
         self.loop = GLib.MainLoop()
         self.server = GstRtspServer.RTSPServer()
         self.exit_code = 0
@@ -321,13 +328,13 @@ class Launcher:
             shared = bool(mount.get("shared", True))
         elif "rtp_clip" in mount:
             rtp, rtcp = reserve_udp_pair()
-            self.reserved += [rtp, rtcp]
+            self.reserved.append(rtcp)
             port = int(rtp.getsockname()[1])
             feeder = spawn_feeder(str(mount["rtp_clip"]), port)
             self.feeders.append(feeder)
             launch = rtp_clip_launch(str(mount.get("codec", "H264")), port)
             shared = True
-            factory.connect("media-configure", _use_socket, rtp)
+            factory.connect("media-configure", _free_port_for_udpsrc, [rtp])
         elif "file" in mount:
             launch = file_launch(str(mount["file"]), str(mount.get("codec", "H264")))
             shared = bool(mount.get("shared", False))
