@@ -145,6 +145,9 @@ py314_copy_host_config() {
 
 py314_mount_all() {
   [ -x "$PY314_ROOT/usr/bin/python3.14" ] || py314_die "no root in $PY314_ROOT: run scripts/py314_root.sh build"
+  # The root on itself first, so that / is a mount point inside (`ip netns exec`
+  # makes it a slave mount: tests/devices/test_discovery.py); the others go on top.
+  py314_bind "$PY314_ROOT" /
   py314_bind /proc /proc
   py314_bind /sys /sys
   py314_bind /dev /dev
