@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
+
+_FRAME_REPORT = "Detected that custom integration 'nvr'"
+"""How ``helpers.frame.report_usage`` begins a report about this integration (both HA lines)."""
+_OURS = re.compile(r"custom integration 'nvr'|'nvr' custom integration|\bfrom nvr\b|custom_components[./]nvr\b")
+_DEPRECATED = re.compile(r"deprecat", re.IGNORECASE)
+
+
+def ha_report_about_us(message: str) -> bool:
+    """Whether a line HA logged reports a wrong or deprecated use of HA by this integration.
+
+    ``helpers.frame`` begins "Detected that custom integration 'nvr' ...";
+    ``helpers.deprecation`` says "The deprecated function X was called from
+    nvr ..." (or "used", for constants) and "'x' is deprecated. Please rename
+    ... in '.../custom_components/nvr/...'"; entity base classes name "the
+    'nvr' custom integration" in their deprecation warnings.
+    """
+    return _FRAME_REPORT in message or bool(_DEPRECATED.search(message) and _OURS.search(message))
 
 
 def wait_for(

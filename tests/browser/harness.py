@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import develop_setup  # noqa: E402
+from support import ha_report_about_us  # noqa: E402
 
 START_TIMEOUT = 600
 STOP_TIMEOUT = 60
@@ -238,6 +239,13 @@ class Hass:
 
     def states(self) -> dict[str, dict[str, Any]]:
         return asyncio.run(self.async_states())
+
+    def assert_no_ha_reports(self) -> None:
+        """Fail if HA logged a deprecated or wrong use of its API by nvr (``support.ha_report_about_us``)."""
+        path = self.log_path if self.log_path.exists() else self.config / "console.log"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        reports = [line for line in text.splitlines() if ha_report_about_us(line)]
+        assert not reports, "HA reported nvr's use of its API:\n" + "\n".join(reports)
 
     def log_tail(self, lines: int = 60) -> str:
         for path in (self.log_path, self.config / "console.log"):

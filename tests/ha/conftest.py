@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from support import ha_report_about_us
 
 from custom_components.nvr.const import (
     CONF_MAIN_URL,
@@ -22,6 +24,42 @@ from custom_components.nvr.const import (
     SUBENTRY_CHANNEL,
 )
 from custom_components.nvr.engine import stream_key
+
+
+class _HaReports(logging.Handler):
+    """Keeps what HA logs about this integration's use of its APIs (see ``ha_report_about_us``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return
+        if ha_report_about_us(message):
+            self.reports.append(f"{record.name}: {message}")
+
+
+@pytest.fixture(autouse=True)
+def ha_reports(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Fail a test after which HA reported a deprecated or wrong use of its API by nvr (both HA lines).
+
+    HA only logs these (a custom integration's deprecated call goes on
+    working until the release that removes it), so a test would pass on a
+    call that the next HA release breaks. A test marked
+    ``ha_reports_expected`` gets the reports to check itself.
+    """
+    handler = _HaReports()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.reports
+    finally:
+        root.removeHandler(handler)
+    if handler.reports and request.node.get_closest_marker("ha_reports_expected") is None:
+        pytest.fail("HA reported nvr's use of its API:\n" + "\n".join(handler.reports), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -7,14 +7,18 @@ Package fixtures (set up once for ``tests/process``, torn down after its last te
 * ``nvr16``: a ``hass`` process with the NVR and a channel per camera,
   created through the real flows (``tests/browser/harness.py``).
 
-Everything talks to 127.0.0.1 only.
+Everything talks to 127.0.0.1 only. ``scripts/test`` runs two HA lines side by
+side; their whole-process tests take turns (``one_line_at_a_time``): two
+16-channel hass processes at once would break the promises these tests check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import glob
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,8 +39,36 @@ def loopback_sockets() -> None:
     loopback_only()
 
 
+LINE_TURN_SECONDS = 240
+"""Seconds this package waits for the other HA line's to end; then it runs all the same (within test_soak's timeout)."""
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_line_at_a_time() -> Iterator[None]:
+    """Hold a lock in the repository (bind-mounted into the HA 2026 line's root) while this package runs."""
+    lock_path = Path(__file__).resolve().parents[2] / ".artifacts" / "process-tests.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with lock_path.open("a") as lock:
+        deadline = time.monotonic() + LINE_TURN_SECONDS
+        held = False
+        while not held:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    warnings.warn("the other HA line's process tests still run: running alongside", stacklevel=1)
+                    break
+                time.sleep(1.0)  # a lock held by another process: nothing to wait on but the lock itself
+        try:
+            yield
+        finally:
+            if held:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="package")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(one_line_at_a_time: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     fleet = Fleet(tmp_path_factory.mktemp("fleet")).start()
     yield fleet
     fleet.stop()
@@ -93,3 +125,4 @@ def nvr16(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ha
         yield hass
     finally:
         hass.stop()
+    hass.assert_no_ha_reports()
