@@ -3,7 +3,7 @@
 Run from the repository root (never part of the test suite)::
 
     .venv/bin/python bench/record.py              # PyAV 13
-    .venv-av19/bin/python bench/record.py         # PyAV 19
+    scripts/py314_root.sh run -- python bench/record.py   # PyAV 19, Python 3.14 (HA 2026 line)
     .venv/bin/python bench/record.py --seconds 20 --channels 1,4   # quick look
 
 It generates (once, cached under bench/out/) a 1080p 15 fps H.264 clip, serves

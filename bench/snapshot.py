@@ -3,7 +3,7 @@
 Run from the repository root (never part of the test suite)::
 
     .venv/bin/python bench/snapshot.py            # PyAV 13
-    .venv-av19/bin/python bench/snapshot.py       # PyAV 19
+    scripts/py314_root.sh run -- python bench/snapshot.py   # PyAV 19, Python 3.14 (HA 2026 line)
 
 It generates (once, cached under bench/out/) a 1080p H.264 clip, serves it as
 an endless live RTSP mount on 127.0.0.1 (tests/rtsp_peer.py) and measures:

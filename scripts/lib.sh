@@ -36,14 +36,6 @@ ensure_apt_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Whether this machine's Python runs the main suite with PyAV 13.1 (HA 2025.4's),
-# so the engine tests also run in .venv-av19 (PyAV 19, HA 2026's).
-needs_av19_venv() {
-  local python
-  python=$(find_python) || return 1
-  "$python" -c 'import sys; sys.exit(sys.version_info >= (3, 14))'
-}
-
 # Print a Python >= 3.13 interpreter: $PYTHON, python3.14/3.13 on PATH, or pyenv's.
 find_python() {
   local candidate

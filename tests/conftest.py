@@ -69,7 +69,7 @@ def _require_tools() -> None:
 
 
 _FIRST = {"engine": 0, "test_rtsp_peer.py": 0, "browser": 2, "process": 2}
-"""The whole-process tests (browser, process) after the PyAV 19 run has ended: they keep wall-clock promises."""
+"""The whole-process tests (browser, process) last but for the HEAVY ones."""
 HEAVY = ("engine/test_overload.py", "engine/test_teardown_deadlock.py")
 """Tests that saturate both cores on purpose: run last, with the machine to themselves."""
 
@@ -77,11 +77,10 @@ HEAVY = ("engine/test_overload.py", "engine/test_teardown_deadlock.py")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Engine tests first, then the others, the browser tests, and the HEAVY ones last.
 
-    ``scripts/test`` runs the engine tests under PyAV 19 alongside this run's
-    first part: both mostly wait on live streams, while the browser tests
-    (a whole hass and Chromium) are best left the machine to themselves, and
-    the HEAVY ones load it on purpose (scripts/test runs their PyAV 19 turn
-    after this run).
+    ``scripts/test`` runs the two HA lines side by side, each in this order
+    (the HA 2026 line runs the browser and process tests in a second pytest,
+    beside a real hass 2026.11), and the HEAVY tests, which load the machine
+    on purpose, of one line after the other once both are done.
     """
     tests_dir = Path(__file__).resolve().parent
 
