@@ -1,16 +1,20 @@
 // The NVR page's style sheet.
 
 export const STYLE = `
-  :host { display: block; height: 100%; background: var(--primary-background-color, #111); color: var(--primary-text-color, #eee);
+  :host { display: flex; flex-direction: column; box-sizing: border-box; height: 100%;
+    min-height: calc(100dvh - var(--safe-area-inset-top, 0px) - var(--safe-area-inset-bottom, 0px)); background: var(--primary-background-color, #111); color: var(--primary-text-color, #eee);
     font-family: var(--paper-font-body1_-_font-family, Roboto, sans-serif); }
-  .page { display: flex; flex-direction: column; height: 100%; }
+  .page { display: flex; flex-direction: column; flex: 1; min-height: 0; }
   .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; padding: 8px 12px;
     background: var(--app-header-background-color, #15171b); color: var(--app-header-text-color, #fff); }
   .toolbar .title { font-size: 18px; font-weight: 500; margin-right: 8px; }
   .toolbar .spacer { flex: 1; }
-  button { font: inherit; color: inherit; background: rgba(255,255,255,.08); border: 1px solid rgba(255,255,255,.2);
+  /* Buttons take their shades from the text colour: HA 2025's header is blue with white text, 2026's is light. */
+  button { font: inherit; color: inherit; background: color-mix(in srgb, currentColor 8%, transparent);
+    border: 1px solid color-mix(in srgb, currentColor 35%, transparent);
     border-radius: 4px; padding: 4px 10px; cursor: pointer; min-height: 30px; }
-  button[aria-pressed="true"] { background: #fff; border-color: #fff; color: var(--primary-color, #03a9f4); font-weight: 600; }
+  button[aria-pressed="true"] { background: var(--app-header-text-color, #fff); border-color: var(--app-header-text-color, #fff);
+    color: var(--app-header-background-color, #15171b); font-weight: 600; }
   button:disabled { opacity: .4; cursor: default; }
   button.icon { padding: 2px 6px; display: inline-flex; align-items: center; justify-content: center; }
   button.icon ha-icon { --mdc-icon-size: 20px; }

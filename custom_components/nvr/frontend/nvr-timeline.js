@@ -45,6 +45,7 @@ const STYLE = `
 `;
 
 const TICK_STEPS = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600];
+const TICK_PX = 64; // room for one tick's label, "05:14:30" included
 
 export class NvrTimeline extends HTMLElement {
   constructor() {
@@ -66,7 +67,10 @@ export class NvrTimeline extends HTMLElement {
   }
 
   connectedCallback() {
-    if (this._track) return;
+    if (this._track) {
+      this._resize.observe(this._track);
+      return;
+    }
     const style = el("style");
     style.textContent = STYLE;
     const bar = el("div", "bar");
@@ -89,7 +93,14 @@ export class NvrTimeline extends HTMLElement {
     this._track.addEventListener("wheel", (e) => this._wheel(e), { passive: false });
     this._track.addEventListener("keydown", (e) => this._key(e));
     this._track.addEventListener("pointerleave", () => this._tip.classList.add("hidden"));
+    // The ruler's tick count follows the bar's width (a phone shows fewer).
+    this._resize = new ResizeObserver(() => this.render());
+    this._resize.observe(this._track);
     this.render();
+  }
+
+  disconnectedCallback() {
+    this._resize.disconnect();
   }
 
   /** Set the day's data: {start, end, now, channels: [{id, name, spans, events}]}. */
@@ -163,7 +174,8 @@ export class NvrTimeline extends HTMLElement {
     this._labels.innerHTML = "";
     this._labels.append(el("div", "ruler-gap"));
     this._ruler.innerHTML = "";
-    const step = TICK_STEPS.find((s) => width / s <= 12) || 21600;
+    const most = Math.max(2, Math.min(12, Math.floor((this._track.clientWidth || 800) / TICK_PX)));
+    const step = TICK_STEPS.find((s) => width / s <= most) || TICK_STEPS[TICK_STEPS.length - 1];
     // Ticks on round local times: counted from the day's start (local midnight).
     for (let t = this.start + Math.ceil((a - this.start) / step) * step; t <= b; t += step) {
       const tick = el("div", "tick", this._format(t, step < 60));
