@@ -60,6 +60,11 @@ INDEX_LAG = 15.0
 RELOAD_HOLE = 15.0
 """Seconds after an entry reload began that the share does not count (a reload restarts every channel)."""
 SETTLE_SECONDS = 90.0
+RSS_EVERY = 30.0
+"""Seconds between RSS samples during the chaos."""
+WARM_UP = 1 / 6
+"""The first sixth of the chaos (10 of 60 minutes) is warm-up: allocators' caches and pools fill, every
+code path runs once. RSS growth is reported from the start and from the end of the warm-up."""
 FD_TOLERANCE = 8
 THREAD_TOLERANCE = 4
 POOLS = ("SyncWorker_#",)
@@ -96,10 +101,33 @@ class Report:
     """Seconds each driver action took, by kind."""
     failures: list[str] = field(default_factory=list)
     viewers: dict[str, dict[str, int]] = field(default_factory=dict)
+    rss_series: list[tuple[float, int]] = field(default_factory=list)
+    """(minutes into the chaos, RSS kB), every RSS_EVERY seconds."""
 
     @property
     def rss_growth(self) -> float:
         return self.end["rss_kb"] / self.start["rss_kb"] - 1
+
+    @property
+    def rss_warm(self) -> int:
+        """RSS (kB) when the warm-up ended: the first sample from then on (the start if none)."""
+        later = [rss for minute, rss in self.rss_series if minute >= self.minutes * WARM_UP]
+        return later[0] if later else self.start["rss_kb"]
+
+    @property
+    def rss_growth_after_warm_up(self) -> float:
+        return self.end["rss_kb"] / self.rss_warm - 1
+
+    @property
+    def rss_slope_mb_per_hour(self) -> float | None:
+        """Least-squares slope of RSS after the warm-up, MB an hour (None with fewer than 3 samples)."""
+        points = [(m, rss / 1024) for m, rss in self.rss_series if m >= self.minutes * WARM_UP]
+        if len(points) < 3:
+            return None
+        mx = sum(m for m, _ in points) / len(points)
+        my = sum(r for _, r in points) / len(points)
+        var = sum((m - mx) ** 2 for m, _ in points)
+        return 60 * sum((m - mx) * (r - my) for m, r in points) / var if var else None
 
     def lines(self) -> list[str]:
         def ms(lag: dict[str, float]) -> str:
@@ -114,6 +142,10 @@ class Report:
             f" ({self.rss_growth * 100:+.1f} %; anonymous {self.start['anon_kb'] / 1024:.0f} ->"
             f" {self.end['anon_kb'] / 1024:.0f} MB, file-backed {self.start['file_kb'] / 1024:.0f} ->"
             f" {self.end['file_kb'] / 1024:.0f} MB)",
+            f"RSS after warm-up:       {self.rss_warm / 1024:.0f} -> {self.end['rss_kb'] / 1024:.0f} MB"
+            f" ({self.rss_growth_after_warm_up * 100:+.1f} %; from minute {self.minutes * WARM_UP:.1f},"
+            f" slope {_fmt(self.rss_slope_mb_per_hour, '{:+.1f} MB/h')})",
+            f"RSS each minute (MB):    {' '.join(f'{rss / 1024:.0f}' for rss in self._per_minute())}",
             f"open fds:                {self.start['fds']} -> {self.end['fds']}",
             f"threads (all / Python):  {self.start['threads']} -> {self.end['threads']} /"
             f" {own_threads(self.threads_start)} -> {own_threads(self.threads_end)}"
@@ -132,6 +164,12 @@ class Report:
         out += [f"FAILURE: {f}" for f in self.failures]
         return out
 
+    def _per_minute(self) -> list[int]:
+        out: dict[int, int] = {}
+        for minute, rss in self.rss_series:
+            out.setdefault(int(minute), rss)
+        return list(out.values())
+
     def json(self) -> dict[str, Any]:
         p99, base = self.lag["p99"], self.baseline_lag["p99"]
         return {
@@ -144,6 +182,9 @@ class Report:
             "lag_p50_ms": round(self.lag["p50"], 1),
             "lag_max_ms": round(self.lag["max"], 1),
             "rss_growth": round(self.rss_growth, 4),
+            "rss_growth_after_warm_up": round(self.rss_growth_after_warm_up, 4),
+            "rss_slope_mb_per_hour": _round(self.rss_slope_mb_per_hour, 1),
+            "rss_mb_per_minute": [round(rss / 1024) for rss in self._per_minute()],
             "rss_anon_mb": [round(self.start["anon_kb"] / 1024), round(self.end["anon_kb"] / 1024)],
             "rss_file_mb": [round(self.start["file_kb"] / 1024), round(self.end["file_kb"] / 1024)],
             "fds": [self.start["fds"], self.end["fds"]],
@@ -306,6 +347,20 @@ async def _settle(
         await asyncio.sleep(1)
 
 
+def _fmt(value: float | None, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+async def _sample_rss(pid: int, since: float, until: float, series: list[tuple[float, int]]) -> None:
+    while time.monotonic() < until:
+        series.append(((time.monotonic() - since) / 60, proc_figures(pid)["rss_kb"]))
+        await asyncio.sleep(min(RSS_EVERY, max(0.0, until - time.monotonic())))
+
+
 def _changed(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:
     names = before.keys() | after.keys()
     return {n: (before.get(n, 0), after.get(n, 0)) for n in sorted(names) if before.get(n, 0) != after.get(n, 0)}
@@ -338,7 +393,10 @@ async def soak(hass: Hass, fleet: Fleet, minutes: float, seed: int = 1, say: Cal
             say(f"chaos: {minutes:g} min, start {report.start}")
             reload_every = max(60.0, minutes * 60 / 6)
             await asyncio.gather(
-                driver.config_loop(until, reload_every), driver.camera_loop(until), driver.viewer_loop(until)
+                driver.config_loop(until, reload_every),
+                driver.camera_loop(until),
+                driver.viewer_loop(until),
+                _sample_rss(hass.pid, chaos_from, until, report.rss_series),
             )
             chaos_end_wall = time.time()
             report.lag = watch.lag(chaos_from)
