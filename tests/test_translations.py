@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from custom_components.nvr.const import MAX_NAME_LENGTH
+
 INTEGRATION = Path(__file__).resolve().parents[1] / "custom_components" / "nvr"
 CARD = INTEGRATION / "frontend" / "nvr-wall-strings.js"
 PANEL = INTEGRATION / "frontend" / "nvr-panel-strings.js"
@@ -42,6 +44,14 @@ def card_strings(module: Path = CARD) -> dict[str, dict[str, str]]:
 
 def test_english_translation_is_strings_json() -> None:
     assert load(INTEGRATION / "translations" / "en.json") == load(INTEGRATION / "strings.json")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_name_too_long_quotes_the_limit(language: str) -> None:
+    strings = flatten(load(INTEGRATION / "translations" / f"{language}.json"))
+    errors = [text for key, text in strings.items() if key.endswith(".error.name_too_long")]
+    assert len(errors) == 2, "the NVR's and the channel's form"
+    assert all(str(MAX_NAME_LENGTH) in text for text in errors), errors
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

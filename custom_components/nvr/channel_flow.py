@@ -45,6 +45,7 @@ from .const import (
     DEFAULT_SHARE_CONNECTION,
     DEFAULT_TRANSPORT,
     DOMAIN,
+    MAX_NAME_LENGTH,
     PROBE_TIMEOUT,
 )
 from .engine import (
@@ -187,6 +188,8 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
         transport = user_input.get(CONF_RTSP_TRANSPORT, DEFAULT_TRANSPORT)
         if not name:
             errors[CONF_NAME] = "name_required"
+        elif len(name) > MAX_NAME_LENGTH:
+            errors[CONF_NAME] = "name_too_long"
         urls: dict[str, str] = {}
         keys: dict[str, str] = {}
         in_use = self._keys_in_use()

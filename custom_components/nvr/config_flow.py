@@ -52,6 +52,7 @@ from .const import (
     DEFAULT_RETAIN_DAYS,
     DEFAULT_SEGMENT_SECONDS,
     DOMAIN,
+    MAX_NAME_LENGTH,
     SUBENTRY_CHANNEL,
     SUBENTRY_DEVICE,
 )
@@ -102,6 +103,8 @@ class NvrConfigFlow(DeviceStepsMixin, ConfigFlow, domain=DOMAIN):
             path = os.path.normpath(raw_path) if raw_path else ""
             if not name:
                 errors[CONF_NAME] = "name_required"
+            elif len(name) > MAX_NAME_LENGTH:
+                errors[CONF_NAME] = "name_too_long"
             elif error := await self.hass.async_add_executor_job(check_storage_path, path):
                 errors[CONF_STORAGE_PATH] = error
             else:

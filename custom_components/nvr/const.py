@@ -15,6 +15,10 @@ CONF_RTSP_TRANSPORT: Final = "rtsp_transport"
 SUBENTRY_CHANNEL: Final = "channel"
 
 DEFAULT_NVR_NAME: Final = "NVR"
+MAX_NAME_LENGTH: Final = 64
+"""Characters in a name (an NVR's, a channel's, a device's): entity ids, device names, thread names and
+the wall's tiles are made from it. The flows refuse a longer one ("name_too_long", which quotes the number);
+a name a device reports is shortened to it."""
 DEFAULT_STORAGE_FOLDER: Final = "nvr"
 DEFAULT_TRANSPORT: Final = "tcp"
 

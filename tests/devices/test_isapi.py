@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from custom_components.nvr.const import MAX_NAME_LENGTH
 from custom_components.nvr.devices.digest import DigestAuth, parse_challenges
 from custom_components.nvr.devices.isapi import IsapiClient
 from custom_components.nvr.devices.isapi_alerts import EventTracker, MultipartReader, parse_alert
@@ -228,6 +229,17 @@ async def test_recorder_streams_under_streaming_proxy(serve, session) -> None:
     channels = await IsapiClient(session, conn(server)).channels()
     assert [(c.main.codec, c.main.width) for c in channels] == [("h264", 1920), ("hevc", 1920)]
     assert ("GET", "/ISAPI/ContentMgmt/StreamingProxy/channels") in server.requests
+
+
+async def test_long_channel_names_from_the_device_are_shortened(serve, session) -> None:
+    server = await serve(kind="recorder", channel_count=3, offline=())
+    server.channels[0].name = "Gate\n  " * 2000
+    server.channels[1].name = "门口摄像机" * 20
+    server.channels[2].name = "대문" * 32
+    names = [c.name for c in await IsapiClient(session, conn(server)).channels()]
+    assert names[0] == ("Gate " * 13)[: MAX_NAME_LENGTH - 1].rstrip() + "…", "spaces and newlines made one space"
+    assert names[1] == ("门口摄像机" * 20)[: MAX_NAME_LENGTH - 1] + "…", "characters are counted, not bytes"
+    assert names[2] == "대문" * 32, "a name of the limit's length is kept whole"
 
 
 async def test_snapshot_url_answers_with_digest(serve, session) -> None:

@@ -12,7 +12,7 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
 from rtsp_peer import free_port
 
-from custom_components.nvr.const import DOMAIN, SUBENTRY_CHANNEL
+from custom_components.nvr.const import DOMAIN, MAX_NAME_LENGTH, SUBENTRY_CHANNEL
 
 from .conftest import channel_data
 
@@ -64,6 +64,18 @@ async def test_nvr_flow_blank_name(hass: HomeAssistant, tmp_path) -> None:
         result["flow_id"], {"name": "  ", "storage_path": str(tmp_path)}
     )
     assert result["errors"] == {"name": "name_required"}
+
+
+async def test_nvr_flow_name_too_long(hass: HomeAssistant, tmp_path) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "N" * 10_000, "storage_path": str(tmp_path)}
+    )
+    assert result["errors"] == {"name": "name_too_long"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "录像机" * (MAX_NAME_LENGTH // 3), "storage_path": str(tmp_path)}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, "the limit counts characters, not bytes"
 
 
 async def test_nvr_flow_same_folder_twice(hass: HomeAssistant, make_entry) -> None:
@@ -137,6 +149,8 @@ async def test_channel_errors_reached_for_real(
     assert await _error_for(hass, eid, name="x", main_url="http://127.0.0.1/live") == {"main_url": "invalid_url"}
     assert await _error_for(hass, eid, name="x", main_url="rtsp:///nohost") == {"main_url": "invalid_url"}
     assert await _error_for(hass, eid, name=" ", main_url=live) == {"name": "name_required"}
+    too_long = "x" * (MAX_NAME_LENGTH + 1)
+    assert await _error_for(hass, eid, name=too_long, main_url=live) == {"name": "name_too_long"}
     closed = f"rtsp://127.0.0.1:{free_port()}/live"
     assert await _error_for(hass, eid, name="x", main_url=closed) == {"main_url": "cannot_connect"}
     assert await _error_for(hass, eid, name="x", main_url=garbage_server.url("/live")) == {"main_url": "cannot_connect"}

@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..const import MAX_NAME_LENGTH
+
+
+def clip_name(name: str) -> str:
+    """A name a device reports, at most MAX_NAME_LENGTH characters (an ellipsis ends a shortened one)."""
+    name = " ".join(name.split())
+    return name if len(name) <= MAX_NAME_LENGTH else name[: MAX_NAME_LENGTH - 1].rstrip() + "…"
+
 
 class Protocol(StrEnum):
     """How the integration talks to a device."""
@@ -74,6 +82,9 @@ class DeviceChannel:
     online: bool = True
     snapshot_url: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clip_name(self.name))
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
@@ -86,6 +97,9 @@ class DeviceInfo:
     serial: str | None
     firmware: str | None
     mac: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clip_name(self.name))
 
 
 @dataclass(frozen=True, slots=True)
