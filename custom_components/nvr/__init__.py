@@ -338,7 +338,7 @@ def _async_apply_live_settings(
         for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
             if identifier in device.identifiers:
                 device_registry.async_update_device(device.id, name=name)
-    if (config := motion_config(subentry.data)) != runtime.motion.config:
+    if (config := motion_config(subentry.data, entry.runtime_data.devices)) != runtime.motion.config:
         runtime.motion.apply(config)  # queued to the motion worker's thread
         async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)
     recorder = runtime.recorder

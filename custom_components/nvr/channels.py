@@ -233,7 +233,7 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         name,
         archive,
         recorder_settings(entry.options, subentry.data),
-        motion_config(subentry.data),
+        motion_config(subentry.data, data.devices),
         on_recorder,
         _motion_callback(hass, entry, sid, name, state, root),
         _status_callback(hass, entry.entry_id, sid, issues),

@@ -43,6 +43,7 @@ from .const import (
     EVENT_DEVICE,
     device_event_signal,
     device_state_signal,
+    motion_signal,
 )
 from .devices.connect import event_reader
 from .devices.model import (
@@ -54,7 +55,7 @@ from .devices.model import (
     DeviceEvent,
     Protocol,
 )
-from .runtime import NvrConfigEntry
+from .runtime import NvrConfigEntry, motion_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -233,9 +234,13 @@ def _async_on_event(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRu
 @callback
 def _async_on_state(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRuntime, reason: str | None) -> None:
     issue_id = _issue_id(entry.entry_id, device.subentry_id)
+    unsupported = DeviceErrorReason.NOT_SUPPORTED
+    fallback_changed = (reason == unsupported) != (device.reason == unsupported)
     device.connected, device.reason = reason is None, reason
     async_dispatcher_send(hass, device_state_signal(entry.entry_id, device.subentry_id))
-    if reason is None:
+    if fallback_changed:
+        _async_apply_motion_source(hass, entry, device)
+    if reason is None or reason == unsupported:  # a device without events is not a fault to repair
         if device.issue_timer is not None:
             device.issue_timer()
             device.issue_timer = None
@@ -261,6 +266,26 @@ def _async_on_state(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRu
             )
 
         device.issue_timer = async_call_later(hass, DEVICE_EVENTS_GRACE, _raise)
+
+
+@callback
+def _async_apply_motion_source(hass: HomeAssistant, entry: NvrConfigEntry, device: DeviceRuntime) -> None:
+    """The device's channels whose motion source is the camera detect locally while it has no events."""
+    for subentry_id in device.channels.values():
+        channel = entry.runtime_data.channels.get(subentry_id)
+        subentry = entry.subentries.get(subentry_id)
+        if channel is None or subentry is None:
+            continue
+        if (config := motion_config(subentry.data, entry.runtime_data.devices)) != channel.motion.config:
+            _LOGGER.info(
+                "%s: %s",
+                channel.name,
+                "the camera has no event service: motion is detected here"
+                if device.reason == DeviceErrorReason.NOT_SUPPORTED
+                else "the camera's events are back: motion source as configured",
+            )
+            channel.motion.apply(config)
+            async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry_id), None)
 
 
 def _issue_id(entry_id: str, subentry_id: str) -> str:

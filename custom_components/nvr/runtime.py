@@ -69,6 +69,7 @@ from .const import (
     SUBENTRY_CHANNEL,
     SUBENTRY_DEVICE,
 )
+from .devices.model import DeviceErrorReason
 from .engine import (
     Archive,
     Channel,
@@ -266,7 +267,7 @@ def recorder_settings(options: Mapping[str, Any], data: Mapping[str, Any]) -> Re
     )
 
 
-def motion_config(data: Mapping[str, Any]) -> MotionConfig:
+def motion_config(data: Mapping[str, Any], devices: Mapping[str, DeviceRuntime] | None = None) -> MotionConfig:
     """A channel's motion detection settings (defaults for what is unset or invalid)."""
     enabled = bool(data.get(CONF_MOTION_ENABLED, DEFAULT_MOTION_ENABLED))
     low_power = bool(data.get(CONF_MOTION_LOW_POWER, False))
@@ -283,7 +284,10 @@ def motion_config(data: Mapping[str, Any]) -> MotionConfig:
         _LOGGER.warning("Invalid motion settings, using the defaults: %s", err)
         settings = MotionSettings()
     source = data.get(CONF_MOTION_SOURCE, DEFAULT_MOTION_SOURCE)
-    local, camera = source != "camera", source != "local" and bool(data.get(CONF_DEVICE))
+    # A device without an event service: its channels fall back to the local detector.
+    device = (devices or {}).get(str(data.get(CONF_DEVICE) or ""))
+    no_events = device is not None and device.reason == DeviceErrorReason.NOT_SUPPORTED
+    local, camera = source != "camera" or no_events, source != "local" and bool(data.get(CONF_DEVICE))
     return MotionConfig(settings, enabled=enabled, low_power=low_power, local=local, camera=camera)
 
 

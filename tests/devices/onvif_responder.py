@@ -138,6 +138,8 @@ class OnvifResponder:
         pull_wait: float = 1.0,
         auth_fault_status: int = 400,
         rtsp_port: int = 8554,
+        events: bool = True,
+        pullpoint: bool = True,
     ) -> None:
         """Prepare the device; ``start()`` (or ``async with``) listens.
 
@@ -145,8 +147,14 @@ class OnvifResponder:
         renewal (``None``: what the client asks for, 60 s if it does not ask).
         ``pull_wait``: the longest a PullMessages waits for a message (the
         client's Timeout if shorter). ``auth_fault_status``: the HTTP status of
-        the NotAuthorized fault (real devices send 400 or 401).
+        the NotAuthorized fault (real devices send 400 or 401). ``events``: the
+        capabilities and services list the event service (False: a camera without
+        one, its GetCapabilities and GetServices replies shorn of it).
+        ``pullpoint``: CreatePullPointSubscription works (False: it answers
+        ter:ActionNotSupported, as devices that only push events do).
         """
+        self.events = events
+        self.pullpoint = pullpoint
         self.username = username
         self.password = password
         self.termination_seconds = termination_seconds
@@ -269,6 +277,17 @@ class OnvifResponder:
         """An XML reply as devices send it."""
         data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         return web.Response(body=data, status=status, content_type="application/soap+xml", charset="utf-8")
+
+    @staticmethod
+    def _drop_event_service(reply: etree._Element) -> None:
+        """Take the event service out of a GetCapabilities or GetServices reply."""
+        doomed = reply.findall(".//tt:Events", NS) + [
+            service
+            for service in reply.findall(".//tds:Service", NS)
+            if service.findtext("tds:Namespace", namespaces=NS) == NS["tev"]
+        ]
+        for element in doomed:
+            element.getparent().remove(element)
 
     def _fault(self, subcode: str, reason: str, status: int) -> web.Response:
         """A SOAP 1.2 fault (written from ONVIF Core's fault shape: the captures have none that parses)."""
@@ -440,7 +459,10 @@ class OnvifResponder:
             "GetNetworkInterfaces": "device.GetNetworkInterfaces.xml",
         }
         if operation in simple:
-            return self._capture(simple[operation])
+            reply = self._capture(simple[operation])
+            if not self.events:
+                self._drop_event_service(reply)
+            return reply
         if operation == "GetSystemDateAndTime":
             return self._system_date_and_time()
         if operation == "GetProfiles":
@@ -448,6 +470,8 @@ class OnvifResponder:
         if operation == "GetStreamUri":
             return self._stream_uri(request)
         if operation == "CreatePullPointSubscription":
+            if not (self.events and self.pullpoint):
+                return self._fault("ter:ActionNotSupported", "Optional Action Not Implemented", 400)
             return self._create_subscription(request)
         if operation in {"PullMessages", "Renew", "Unsubscribe"}:
             sub = self._subscription(path)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from aiohttp import web
 
+from custom_components.nvr.devices import onvif_events
 from custom_components.nvr.devices.model import (
     EVENT_INTRUSION,
     EVENT_MOTION,
@@ -268,6 +269,25 @@ async def test_resubscribes_when_the_subscription_is_lost(
     device.push_motion("vscfg0", False)
     await wait_until(lambda: len(recorder.events) == 2, what="events resume")
     assert recorder.kinds() == [("vidsrc0", EVENT_MOTION, True), ("vidsrc0", EVENT_MOTION, False)]
+
+
+@pytest.mark.parametrize(
+    ("events", "pullpoint"), [(False, True), (True, False)], ids=["no event service", "no pullpoint"]
+)
+async def test_a_device_without_events_is_not_supported_and_asked_again_hourly(events: bool, pullpoint: bool) -> None:
+    async with OnvifResponder(username=USER, password=PASSWORD, events=events, pullpoint=pullpoint) as device:
+        recorder = Recorder()
+        subscription = OnvifEventSubscription(conn(device.port), recorder.on_event, recorder.on_state, retry_delay=0.1)
+        task = asyncio.create_task(subscription.run())
+        try:
+            await wait_until(lambda: recorder.states, what="a state")
+            assert recorder.states == [DeviceErrorReason.NOT_SUPPORTED.value], "the device answers: not a lost link"
+            assert subscription.retry_in == onvif_events.UNSUPPORTED_RECHECK == 3600.0
+            assert device.subscriptions_created == 0
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
 
 
 async def test_channel_filter(device: OnvifResponder, run_subscription: Callable[..., Recorder]) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from zeep.exceptions import Fault
+
 from .model import (
     EVENT_INTRUSION,
     EVENT_LINE_CROSSING,
@@ -31,9 +33,19 @@ from .model import (
 )
 from .onvif import OnvifClient, device_error
 
+
+def _not_supported(fault: Fault) -> bool:
+    """Whether a fault says the operation is not supported (ter:ActionNotSupported and the like)."""
+    names = [getattr(code, "localname", str(code)) for code in fault.subcodes or ()]
+    return any("NotSupported" in name for name in names) or "not supported" in str(fault.message or "").lower()
+
+
 AUTH_RETRY_FACTOR = 12.0
 """After a rejected login, wait ``retry_delay`` times this (doubling): devices lock accounts."""
 MAX_AUTH_BACKOFF = 600.0
+UNSUPPORTED_RECHECK = 3600.0
+"""Seconds before a device without an event service is asked again (a firmware update may add one)."""
+EVENTS_NS = "http://www.onvif.org/ver10/events/wsdl"
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -117,6 +129,7 @@ class OnvifEventSubscription:
         channel_ids: Iterable[str] | None = None,
         *,
         retry_delay: float = 5.0,
+        unsupported_recheck: float = UNSUPPORTED_RECHECK,
         timeout: float = 10.0,
         pull_timeout: float = 20.0,
         subscription_seconds: float = 60.0,
@@ -128,6 +141,9 @@ class OnvifEventSubscription:
         self._on_state = on_state
         self._channel_ids = frozenset(channel_ids) if channel_ids is not None else None
         self._retry_delay = retry_delay
+        self._unsupported_recheck = unsupported_recheck
+        self.retry_in: float | None = None
+        """Seconds the last failure waits before the next attempt (None before any failure)."""
         self._timeout = timeout
         self._pull_timeout = max(1.0, pull_timeout)
         self._interval = dt.timedelta(seconds=max(10.0, subscription_seconds))
@@ -163,6 +179,9 @@ class OnvifEventSubscription:
                 delay = min(self._retry_delay * AUTH_RETRY_FACTOR * 2 ** (auth_failures - 1), MAX_AUTH_BACKOFF)
             else:
                 auth_failures = 0
+            if error.reason is DeviceErrorReason.NOT_SUPPORTED:
+                delay = self._unsupported_recheck
+            self.retry_in = delay
             _LOGGER.debug("%s: ONVIF events lost (%s); retrying in %s s", self._where, error, delay)
             self._end_all(time.time())
             self._report(error.reason.value)
@@ -194,12 +213,19 @@ class OnvifEventSubscription:
             await client.connect()
             self._tokens = await client.source_tokens()
             camera = client.camera
+            if EVENTS_NS not in camera.xaddrs:  # its capabilities list no event service
+                raise DeviceError(DeviceErrorReason.NOT_SUPPORTED, "the device has no ONVIF event service")
             events = await client.call(camera.create_events_service())
-            result = await client.call(
-                events.CreatePullPointSubscription(
-                    {"InitialTerminationTime": camera.get_next_termination_time(self._interval)}
+            try:
+                result = await client.call(
+                    events.CreatePullPointSubscription(
+                        {"InitialTerminationTime": camera.get_next_termination_time(self._interval)}
+                    )
                 )
-            )
+            except DeviceError as err:
+                if isinstance(err.__cause__, Fault) and _not_supported(err.__cause__):
+                    raise DeviceError(DeviceErrorReason.NOT_SUPPORTED, "the device has no PullPoint events") from err
+                raise
             address = str(result.SubscriptionReference.Address._value_1).strip()  # zeep's xsd:any value
             camera.xaddrs[PULLPOINT_NS] = address
             manager = await client.call(camera.create_subscription_service("PullPointSubscription"))
