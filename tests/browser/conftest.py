@@ -117,7 +117,7 @@ def nvr_hass(feeds: Feeds, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield hass
     finally:
         hass.stop()
-    hass.assert_no_ha_reports()
+    hass.assert_log_clean()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import develop_setup  # noqa: E402
 from support import ha_report_about_us  # noqa: E402
 
+RELAY_SECRET = re.compile(r"\.ts\?auth=(?!\*{4})|/[A-Za-z0-9_-]{32}\.ts\b")
+"""A relay URL's token as it would appear unredacted (today's query form, and the old path form)."""
 START_TIMEOUT = 600
 STOP_TIMEOUT = 60
 
@@ -240,12 +243,16 @@ class Hass:
     def states(self) -> dict[str, dict[str, Any]]:
         return asyncio.run(self.async_states())
 
-    def assert_no_ha_reports(self) -> None:
-        """Fail if HA logged a deprecated or wrong use of its API by nvr (``support.ha_report_about_us``)."""
+    def assert_log_clean(self) -> None:
+        """Fail if the whole log has HA reporting a deprecated or wrong use of its API by nvr
+        (``support.ha_report_about_us``), or a live relay URL's secret (HA's stream writes its source
+        into its errors, with ``auth=****``)."""
         path = self.log_path if self.log_path.exists() else self.config / "console.log"
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         reports = [line for line in text.splitlines() if ha_report_about_us(line)]
         assert not reports, "HA reported nvr's use of its API:\n" + "\n".join(reports)
+        secrets = [line for line in text.splitlines() if RELAY_SECRET.search(line)]
+        assert not secrets, "a relay URL's secret in the log:\n" + "\n".join(secrets)
 
     def log_tail(self, lines: int = 60) -> str:
         for path in (self.log_path, self.config / "console.log"):

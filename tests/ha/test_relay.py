@@ -17,6 +17,7 @@ import av
 import numpy as np
 import pytest
 from homeassistant.components.camera import async_request_stream
+from homeassistant.components.stream import redact_credentials
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
@@ -103,7 +104,7 @@ async def test_outage_shows_no_video_signal_inside_live_view(
     (runtime,) = entry.runtime_data.channels.values()
     await async_wait_for(hass, lambda: runtime.channel.status().connected, 15)
     source = await hass.data["camera"].get_entity("camera.gate").stream_source()
-    assert source.startswith("http://127.0.0.1:") and source.endswith(".ts")
+    assert source.startswith("http://127.0.0.1:") and ".ts?auth=" in source
     hls = Hls(await hass_client(), await async_request_stream(hass, "camera.gate", "hls"))
     live = await hls.wait_for_segment_after(-1, 30)
 
@@ -190,7 +191,7 @@ async def test_slow_viewer_is_dropped_and_others_go_on(
     url = runtime.channel.relay_url()
     stalled = socket.create_connection(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.sendall(f"GET /{url.rsplit('/', 1)[1]} HTTP/1.0\r\n\r\n".encode())
+    stalled.sendall(f"GET /{url.split('/', 3)[3]} HTTP/1.0\r\n\r\n".encode())
     reader = await asyncio.to_thread(urllib.request.urlopen, url, timeout=10)
     key = runtime.channel.relay_key("main")
     try:
@@ -229,12 +230,24 @@ async def test_relay_is_loopback_only_and_private(
     listening = [line.split() for line in table.splitlines()[1:]]
     ours = [fields for fields in listening if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A"]
     assert [fields[1].split(":")[0] for fields in ours] == ["0100007F"], "not bound to 127.0.0.1 alone"
-    token = url.rsplit("/", 1)[1][:-3]
+    path, token = url.split("/", 3)[3].split(".ts?auth=")
     other = token[:-1] + ("y" if token.endswith("x") else "x")  # one character off (never the token itself)
-    for path in ("/", f"/{token}", f"/{other}.ts", "/main.ts", f"/../{token}.ts", f"/{token}.ts?x=1"):
+    for target in (
+        "/",
+        f"/{token}",
+        f"/{token}.ts",
+        f"/{path}.ts",
+        f"/{path}.ts?auth={other}",
+        f"/{path}.ts?auth={token}&x=1",
+        f"/{int(path) + 1}.ts?auth={token}",
+        f"/../{path}.ts?auth={token}",
+        f"/{path}.ts?x=1&auth={token}",
+    ):
         with pytest.raises(urllib.error.HTTPError) as info:
-            await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{port}{path}", timeout=5)
-        assert info.value.code == 404, path
+            await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{port}{target}", timeout=5)
+        assert info.value.code == 404, target
+    # HA's stream writes its source into its log messages ("Error demuxing stream (...)"), redacted so:
+    assert token not in redact_credentials(url) and "auth=****" in redact_credentials(url)
     request = urllib.request.Request(url, method="HEAD")  # noqa: S310
     with pytest.raises(urllib.error.HTTPError):
         await asyncio.to_thread(urllib.request.urlopen, request, timeout=5)

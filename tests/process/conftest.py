@@ -125,4 +125,4 @@ def nvr16(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ha
         yield hass
     finally:
         hass.stop()
-    hass.assert_no_ha_reports()
+    hass.assert_log_clean()

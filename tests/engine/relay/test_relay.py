@@ -196,11 +196,12 @@ def test_only_its_own_urls_are_served(relay, rtsp_server) -> None:
     try:
         url = channel.relay_url()
         assert url.startswith("http://127.0.0.1:")
-        base, token = url.rsplit("/", 1)
-        for path in ("", "x.ts", token[:-3], token.replace(".ts", "x.ts"), f"{token}?a=1"):
+        base, target = url.rsplit("/", 1)
+        number, token = target.split(".ts?auth=")
+        for path in ("", "x.ts", f"{token}.ts", f"{number}.ts", f"{number}.ts?auth={token}x", f"{target}&a=1"):
             with pytest.raises(urllib.error.HTTPError) as info:
                 urllib.request.urlopen(f"{base}/{path}", timeout=5)  # noqa: S310
-            assert info.value.code == 404
+            assert info.value.code == 404, path
         assert relay.url(channel.relay_key("main")) == url, "the URL is stable"
     finally:
         channel.stop(5.0)

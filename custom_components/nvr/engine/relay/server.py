@@ -1,9 +1,12 @@
 """The relay's own HTTP listener: 127.0.0.1 only, one secret URL per stream.
 
-A stream's URL is ``http://127.0.0.1:<port>/<token>.ts``; the token is random
-for each run of the server and stable while it runs, so Home Assistant's
-stream and go2rtc can keep it. Any other path, and any other method than
-GET, gets 404. Nothing is logged of the URLs. Each viewer has a thread of
+A stream's URL is ``http://127.0.0.1:<port>/<n>.ts?auth=<token>``: ``n``
+numbers the stream (not secret), the token is random for each run of the
+server and stable while it runs, so Home Assistant's stream and go2rtc can
+keep it. The token is the query's ``auth``: Home Assistant's stream writes
+its source URL into its log messages (``Error demuxing stream (...)``), and
+it writes ``auth=****`` there. Any other path or query, and any other method
+than GET, gets 404. Nothing is logged of the URLs. Each viewer has a thread of
 the server's; one more thread sends the placeholder pictures.
 """
 
@@ -17,6 +20,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from .stream import PLACEHOLDER_FPS, RelayStream
 
@@ -93,6 +97,7 @@ class RelayServer:
         self._streams: dict[str, RelayStream] = {}
         self._tokens: dict[str, str] = {}
         self._by_token: dict[str, str] = {}
+        self._numbers: dict[str, int] = {}
         self._listener: _Listener | None = None
         self._threads: list[threading.Thread] = []
         self.stopping = False
@@ -135,11 +140,13 @@ class RelayServer:
             if token is None:
                 token = self._tokens[key] = secrets.token_urlsafe(24)
                 self._by_token[token] = key
+                self._numbers[key] = len(self._numbers) + 1
             return token
 
     def url(self, key: str) -> str:
         """The stream's URL for local viewers."""
-        return f"http://{HOST}:{self.port}/{self.token(key)}.ts"
+        token = self.token(key)
+        return f"http://{HOST}:{self.port}/{self._numbers[key]}.ts?auth={token}"
 
     def add(self, key: str, stream: RelayStream) -> None:
         """Serve ``stream`` at ``key``'s URL (a stream there before is disconnected)."""
@@ -156,13 +163,17 @@ class RelayServer:
                 del self._streams[key]
         stream.close()
 
-    def lookup(self, path: str) -> RelayStream | None:
-        """The stream a request path names, or None."""
-        if not path.startswith("/") or not path.endswith(".ts") or "?" in path:
+    def lookup(self, target: str) -> RelayStream | None:
+        """The stream a request target (path and query) names, or None."""
+        parts = urlsplit(target)
+        token = parts.query.removeprefix("auth=")
+        if parts.scheme or parts.netloc or parts.fragment or token == parts.query:
             return None
         with self._lock:
-            key = self._by_token.get(path[1:-3])
-            return self._streams.get(key) if key is not None else None
+            key = self._by_token.get(token)
+            if key is None or parts.path != f"/{self._numbers[key]}.ts":
+                return None
+            return self._streams.get(key)
 
     def clients(self, key: str) -> list[dict]:
         """The viewers of a stream (diagnostics)."""
