@@ -55,6 +55,20 @@ return [...card.shadowRoot.querySelectorAll(".tile")].map((tile) => {
 """
 )
 
+# Installed in every page before its own scripts: each URL the page loaded whose path ends in
+# "undefined" or "null" (an element given its URL before it was known), with what loaded it and the
+# page's path then.
+WATCH_BAD_URLS = """
+window.__nvrBadUrls = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (/\\/(undefined|null)$/.test(new URL(entry.name, location.href).pathname)) {
+      window.__nvrBadUrls.push({page: location.pathname, by: entry.initiatorType, url: entry.name});
+    }
+  }
+}).observe({type: "resource", buffered: true});
+"""
+
 
 def _which(names: tuple[str, ...]) -> str:
     for name in names:
@@ -89,6 +103,7 @@ class Browser:
         service = webdriver.ChromeService(executable_path=_which(CHROMEDRIVER))
         self.driver = webdriver.Chrome(options=options, service=service)
         self.driver.set_script_timeout(30)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_BAD_URLS})
 
     def close(self) -> None:
         with contextlib.suppress(WebDriverException):
@@ -115,6 +130,13 @@ class Browser:
 
     def script(self, source: str, *args: Any) -> Any:
         return self.driver.execute_script(source, *args)
+
+    def bad_urls(self) -> list[dict[str, str]]:
+        """What the open page fetched at a path ending in "undefined" or "null" ({page, by, url})."""
+        try:
+            return self.script("return window.__nvrBadUrls || [];")
+        except WebDriverException:
+            return []
 
     def tiles(self) -> list[dict[str, Any]] | None:
         try:

@@ -126,3 +126,18 @@ def browser(nvr_hass: Hass) -> Iterator[Browser]:
     browser = Browser(nvr_hass.base, nvr_hass.token)
     yield browser
     browser.close()
+
+
+@pytest.fixture(autouse=True)
+def no_bad_urls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The NVR page never fetches ``undefined`` (a player given no URL or poster yet).
+
+    Only our page's: HA's own camera player (``ha-camera-stream``, on the wall)
+    sets its video's poster before it knows its thumbnail, and fetches
+    ``undefined`` relative to the dashboard, in every dashboard.
+    """
+    yield
+    if "browser" in request.fixturenames:
+        browser: Browser = request.getfixturevalue("browser")
+        ours = [bad for bad in browser.bad_urls() if bad["page"] == "/nvr"]
+        assert not ours, f"the NVR page fetched {ours}"

@@ -450,6 +450,13 @@ def test_wall_card_opens_the_page_a_minute_ago(browser: Browser, nvr_hass: Hass,
         "const b = deep(document, 'nvr-wall-card')[0]?.shadowRoot?.querySelector('.header .playback');"
         " if (b) b.click(); return !!b;"
     )
+    button = DEEP + (
+        "const b = deep(document, 'nvr-wall-card')[0]?.shadowRoot?.querySelector('.header .playback');"
+        " const i = b && b.querySelector('ha-icon'); const path = i && deep(i.shadowRoot || i, 'path')[0];"
+        " return b && {text: b.textContent.trim(), icon: i && i.icon, drawn: !!(path && path.getAttribute('d'))};"
+    )
+    shown = browser.wait("the playback button's icon", lambda: (b := browser.script(button)) and b["drawn"] and b, 30)
+    assert shown == {"text": "", "icon": "mdi:history", "drawn": True}, "HA's icon, not a glyph a font may lack"
     browser.wait("the wall's playback button", lambda: browser.script(click), LOAD_TIMEOUT)
     clicked = time.time()
     browser.wait("the NVR page", lambda: browser.script("return location.pathname") == "/nvr", 30)

@@ -7,3 +7,10 @@ export function el(tag, className, text) {
   if (text !== undefined) node.textContent = text;
   return node;
 }
+
+/** HA's own icon element showing ``name`` (e.g. "mdi:history"): no font needs the glyph. */
+export function icon(name) {
+  const node = document.createElement("ha-icon");
+  node.icon = name;
+  return node;
+}

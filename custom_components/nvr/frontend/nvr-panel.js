@@ -6,7 +6,7 @@
 // nvr.export_clip action writes the MP4 into the media folder and the browser downloads it through
 // a signed link from HA's media source. Opened from the wall card as /nvr?entry=…&channels=…&t=….
 
-import { el } from "./nvr-dom.js";
+import { el, icon } from "./nvr-dom.js";
 import { language } from "./nvr-i18n.js";
 import { Screen, canDecode } from "./nvr-panel-screen.js";
 import { STRINGS, tr } from "./nvr-panel-strings.js";
@@ -178,9 +178,7 @@ class NvrPanel extends HTMLElement {
   _button(text, title, onClick) {
     const button = el("button", "", text.startsWith("mdi:") ? undefined : text);
     if (text.startsWith("mdi:")) {
-      const icon = el("ha-icon");
-      icon.icon = text;
-      button.append(icon);
+      button.append(icon(text));
       button.classList.add("icon");
     }
     if (title) {

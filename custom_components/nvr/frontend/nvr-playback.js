@@ -134,8 +134,9 @@ class RangePlayer {
     this.element.className = "player";
     this.element.muted = true;
     this.element.playsInline = true;
+    this.element.posterUrl = ""; // none: ha-hls-player gives its video this as the poster ("undefined" fetches /undefined)
     this.element.hass = hass; // HA 2025 reads it; HA 2026 takes what it needs from its context
-    host.append(this.element);
+    this._host = host; // the element joins it with its URL: a player in the page without one fetches "/undefined"
     this._kick = kick;
     this._load(hass, entryId, channel, expected);
   }
@@ -150,10 +151,17 @@ class RangePlayer {
       expires: SIGN_SECONDS,
     });
     this.url = hass.hassUrl ? hass.hassUrl(signed.path) : signed.path;
-    if (expected) this.element.url = this.url;
+    if (expected) this._play();
     await this.refresh();
-    if (this.map && this.map.parts.length) this.element.url = this.url;
+    if (this.map && this.map.parts.length) this._play();
     this._kick();
+  }
+
+  /** Give the player its URL, then put it in the page (once). */
+  _play() {
+    if (this.destroyed || this.element.url) return;
+    this.element.url = this.url;
+    this._host.append(this.element);
   }
 
   async refresh() {
@@ -165,7 +173,7 @@ class RangePlayer {
       }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       this.map = new PlaylistMap(parsePlaylist(await response.text()));
-      if (this.map.parts.length && !this.element.url) this.element.url = this.url;
+      if (this.map.parts.length) this._play();
     } catch (_err) {
       this.failed = true;
     }
@@ -199,6 +207,7 @@ class RangePlayer {
   }
 
   destroy() {
+    this.destroyed = true;
     this.element.remove();
   }
 }

@@ -6,7 +6,7 @@
 // video signal is off (so a frozen last picture is never shown as live). Status comes from the
 // integration's WebSocket API (nvr/list, nvr/subscribe): the card never polls.
 
-import { el } from "./nvr-dom.js";
+import { el, icon } from "./nvr-dom.js";
 import { NvrWallCardEditor } from "./nvr-wall-card-editor.js";
 import { tr } from "./nvr-wall-strings.js";
 import { STYLE } from "./nvr-wall-style.js";
@@ -239,7 +239,8 @@ class NvrWallCard extends HTMLElement {
     // The button stays (a status change must not take it from under the pointer or the keyboard's focus).
     let playback = this._header.querySelector(".playback");
     if (!playback) {
-      playback = el("button", "playback", "⏪");
+      playback = el("button", "playback");
+      playback.append(icon("mdi:history"));
       playback.addEventListener("click", () => this._openPlayback());
       this._header.append(playback);
     }
@@ -254,7 +255,8 @@ class NvrWallCard extends HTMLElement {
     }
     const issue = status.storage_issue || Object.values(this._statuses).some((s) => s && s.issue);
     if (issue) {
-      const warning = el("span", "warning", "⚠");
+      const warning = el("span", "warning");
+      warning.append(icon("mdi:alert"));
       warning.title = tr(hass, "issue");
       parts.push(warning);
     }

@@ -8,7 +8,8 @@ export const STYLE = `
   .header .title { font-weight: 600; font-size: 16px; margin-right: auto; }
   .header .warning { color: #ffc107; font-weight: 700; cursor: help; }
   .header .playback { font: inherit; color: inherit; background: rgba(255,255,255,.08); border: 1px solid rgba(255,255,255,.25);
-    border-radius: 4px; padding: 2px 8px; cursor: pointer; }
+    border-radius: 4px; padding: 2px 8px; cursor: pointer; display: inline-flex; align-items: center; }
+  .header ha-icon { --mdc-icon-size: 18px; }
   .grid { display: grid; gap: 2px; background: #222; }
   .tile { position: relative; aspect-ratio: 16 / 9; background: #0b0c0e; overflow: hidden; cursor: pointer; }
   .tile.blank { cursor: default; background: #101114; }
