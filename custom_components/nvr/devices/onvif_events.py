@@ -33,13 +33,6 @@ from .model import (
 )
 from .onvif import OnvifClient, device_error
 
-
-def _not_supported(fault: Fault) -> bool:
-    """Whether a fault says the operation is not supported (ter:ActionNotSupported and the like)."""
-    names = [getattr(code, "localname", str(code)) for code in fault.subcodes or ()]
-    return any("NotSupported" in name for name in names) or "not supported" in str(fault.message or "").lower()
-
-
 AUTH_RETRY_FACTOR = 12.0
 """After a rejected login, wait ``retry_delay`` times this (doubling): devices lock accounts."""
 MAX_AUTH_BACKOFF = 600.0
@@ -48,6 +41,13 @@ UNSUPPORTED_RECHECK = 3600.0
 EVENTS_NS = "http://www.onvif.org/ver10/events/wsdl"
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def _not_supported(fault: Fault) -> bool:
+    """Whether a fault says the operation is not supported (ter:ActionNotSupported and the like)."""
+    names = [getattr(code, "localname", str(code)) for code in fault.subcodes or ()]
+    return any("NotSupported" in name for name in names) or "not supported" in str(fault.message or "").lower()
+
 
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
 """The library's xaddrs key for the subscription address (both versions)."""
