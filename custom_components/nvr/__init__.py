@@ -19,7 +19,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .caption import async_follow_language, async_update_caption
-from .channels import async_start_channel, async_stop_channel, channel_name, remember_channel
+from .channels import async_apply_sharing, async_start_channel, async_stop_channel, channel_name, remember_channel
 from .const import (
     CONF_DEVICE,
     CONF_DEVICE_CHANNEL,
@@ -295,6 +295,7 @@ async def _async_follow_changes(hass: HomeAssistant, entry: NvrConfigEntry) -> N
         if runtime is None:
             async_add_channel_entities(entry, await async_start_channel(hass, entry, subentry))
             continue
+        await async_apply_sharing(hass, entry, subentry, runtime)
         _async_apply_live_settings(hass, entry, subentry, runtime)
     for device_id, device in data.devices.items():
         device.channels = linked_channels(entry, device_id)

@@ -23,7 +23,15 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 
-from .const import CONF_MOTION_ENABLED, CONF_RTSP_TRANSPORT, DOMAIN, EXPORT_FOLDER, motion_signal, recording_signal
+from .const import (
+    CONF_MOTION_ENABLED,
+    CONF_RTSP_TRANSPORT,
+    DOMAIN,
+    EXPORT_FOLDER,
+    motion_signal,
+    recording_signal,
+    source_signal,
+)
 from .engine import MAIN, SUB, ExportError, Recorder, RecorderStatus, Served, export_clip
 from .entity import NvrChannelEntity, async_setup_channel_entities, async_update_channel_data
 from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
@@ -102,10 +110,11 @@ class NvrCamera(NvrChannelEntity, Camera):
             self._attr_translation_key = "sub_stream"
         else:
             self._attr_name = None
+        self._runtime = runtime
         self._source = runtime.channel.readers[role].source
-        self._relay_url = runtime.channel.relay_url(role)
-        if self._relay_url is None:
-            self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
+        # Also for the relay's URL (FFmpeg's HTTP input ignores it): HA's stream keeps the options it
+        # was made with when its source moves to the camera (see _async_source_changed).
+        self.stream_options[CONF_RTSP_TRANSPORT] = self._source.transport
         self._recording_shown = False
         self._removed = False
         self.last_still: Served | None = None
@@ -123,6 +132,11 @@ class NvrCamera(NvrChannelEntity, Camera):
         self.async_on_remove(
             async_dispatcher_connect(
                 self.hass, motion_signal(self._entry_id, self._subentry_id), self._async_motion_changed
+            )
+        )
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, source_signal(self._entry_id, self._subentry_id), self._async_source_changed
             )
         )
         # Before HA stops the streams (its shutdown jobs run first).
@@ -188,6 +202,18 @@ class NvrCamera(NvrChannelEntity, Camera):
         except TimeoutError:
             _LOGGER.debug("HA's stream of %s is still stopping", self.entity_id)
 
+    async def _async_source_changed(self) -> None:
+        """The channel shares its connection now, or no longer: HA's stream moves to the new source at once.
+
+        HA's stream restarts its worker on the new URL and keeps its HLS
+        output, so open viewers go on (HA keeps a stream's source otherwise,
+        and went on reading an old relay URL).
+        """
+        if (stream := self.stream) is not None and (source := await self.stream_source()) != stream.source:
+            where = "the relay" if self._runtime.shared else "the camera"
+            _LOGGER.debug("HA's stream of %s moves to %s", self.entity_id, where)
+            stream.update_source(source)
+
     @callback
     def _async_motion_changed(self, update) -> None:
         if update is None:  # settings changed: motion detection may have been switched
@@ -248,7 +274,9 @@ class NvrCamera(NvrChannelEntity, Camera):
         "No video signal" while the camera is down) when the channel shares its
         connection; else the camera's RTSP URL with its credentials.
         """
-        return self._relay_url or self._source.authenticated_url()
+        if self._runtime.shared and (url := self._channel.relay_url(self._role)) is not None:
+            return url
+        return self._source.authenticated_url()
 
     async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
         """A JPEG of the newest picture held in memory, or the no-signal picture; within the still budget.

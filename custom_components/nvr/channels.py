@@ -34,6 +34,7 @@ from .const import (
     EVENT_MOTION,
     motion_signal,
     recording_signal,
+    source_signal,
     status_signal,
 )
 from .engine import (
@@ -67,6 +68,8 @@ from .runtime import (
 _LOGGER = logging.getLogger(__name__)
 
 DATA_RELAY = f"{DOMAIN}_relay"
+RELAY_LEAVE_SECONDS = 3.0
+"""How long a channel that stops sharing its connection waits for HA's streams to leave the relay."""
 
 
 def channel_name(subentry: ConfigSubentry) -> str:
@@ -238,7 +241,7 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         _motion_callback(hass, entry, sid, name, state, root),
         _status_callback(hass, entry.entry_id, sid, issues),
         data.snapshots,
-        await async_get_relay(hass) if subentry.data.get(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION) else None,
+        await async_get_relay(hass) if _shares(subentry) else None,
     )
     runtime = ChannelRuntime(
         subentry_id=sid,
@@ -250,9 +253,40 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         recorder=recorder,
         recording_issues=recording_issues,
         stream_data=stream_part(stream_data),
+        shared=channel.relay is not None,
     )
     data.channels[sid] = runtime
     return runtime
+
+
+def _shares(subentry: ConfigSubentry) -> bool:
+    return bool(subentry.data.get(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION))
+
+
+async def async_apply_sharing(
+    hass: HomeAssistant, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime
+) -> None:
+    """Serve a running channel's streams on the relay, or no longer, as its "Share one camera connection" says.
+
+    The readers, and so the recording, go on. HA's streams of the channel's
+    cameras move to the new source at once (see ``camera.py``): onto the
+    relay once it serves the streams; off it before it stops serving them,
+    so that no stream worker of HA fails (and logs) on the way.
+    """
+    share, channel = _shares(subentry), runtime.channel
+    if share == runtime.shared:
+        return
+    signal = source_signal(entry.entry_id, subentry.subentry_id)
+    if share:
+        await hass.async_add_executor_job(channel.set_relay, await async_get_relay(hass))
+        runtime.shared = True
+        async_dispatcher_send(hass, signal)
+        return
+    runtime.shared = False
+    async_dispatcher_send(hass, signal)
+    # HA's stream workers close their relay connections as they restart; other viewers are disconnected.
+    await hass.async_add_executor_job(channel.set_relay, None, RELAY_LEAVE_SECONDS)
+    _LOGGER.debug("Channel %s: viewers read the camera itself now", runtime.name)
 
 
 async def async_stop_channel(

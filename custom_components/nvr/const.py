@@ -73,6 +73,11 @@ EXPORT_FOLDER: Final = "nvr_exports"
 """Default folder of exported clips, inside HA's first media folder."""
 
 
+def source_signal(entry_id: str, subentry_id: str) -> str:
+    """Dispatcher signal: where HA's viewers read a channel's streams changed (the relay or the camera)."""
+    return f"{DOMAIN}_source_{entry_id}_{subentry_id}"
+
+
 def recording_signal(entry_id: str, subentry_id: str) -> str:
     """Dispatcher signal carrying the RecorderStatus of one channel."""
     return f"{DOMAIN}_recording_{entry_id}_{subentry_id}"

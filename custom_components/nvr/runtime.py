@@ -61,7 +61,6 @@ from .const import (
     DEFAULT_RECORDING_MODE,
     DEFAULT_RETAIN_DAYS,
     DEFAULT_SEGMENT_SECONDS,
-    DEFAULT_SHARE_CONNECTION,
     DEFAULT_TRANSPORT,
     MOTION_KEYS,
     RECORDER_STOP_TIMEOUT,
@@ -147,6 +146,8 @@ class ChannelRuntime:
     recording_issues: RecordingIssues | None = None
     stream_data: dict[str, Any] = field(default_factory=dict)
     """The stream part of the subentry data it was built from, to spot changes that need a rebuild."""
+    shared: bool = False
+    """Whether HA's viewers read its streams from the relay ("Share one camera connection")."""
     entities: list[Entity] = field(default_factory=list)
     """Its entities, to remove them when the channel is rebuilt or deleted."""
 
@@ -191,7 +192,7 @@ class NvrData:
 type NvrConfigEntry = ConfigEntry[NvrData]
 
 
-LIVE_KEYS = RECORDING_KEYS | MOTION_KEYS | {CONF_NAME, CONF_STREAM_FORMATS}
+LIVE_KEYS = RECORDING_KEYS | MOTION_KEYS | {CONF_NAME, CONF_STREAM_FORMATS, CONF_SHARE_CONNECTION}
 """Channel data that changes without rebuilding the channel."""
 
 
@@ -218,13 +219,11 @@ def channel_data(entry: ConfigEntry, subentry: ConfigSubentry) -> dict[str, Any]
 def stream_part(data: Mapping[str, Any]) -> dict[str, Any]:
     """Channel data whose change needs the channel rebuilt.
 
-    All but its name, recording and motion settings, and what the flow found
-    of its streams (the relay's picture before a first connection); settings
-    left unset count as their defaults.
+    All but its name, recording and motion settings, whether viewers share
+    its connection, and what the flow found of its streams (the relay's
+    picture before a first connection).
     """
-    part = {k: v for k, v in data.items() if k not in LIVE_KEYS}
-    part.setdefault(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION)
-    return part
+    return {k: v for k, v in data.items() if k not in LIVE_KEYS}
 
 
 def sources_from_data(data: Mapping[str, Any]) -> tuple[StreamSource, StreamSource | None]:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import itertools
 import json
+import logging
 import re
 import socket
 import time
@@ -177,6 +178,49 @@ async def test_one_camera_session_for_every_viewer(
     finally:
         for viewer in viewers:
             viewer.close()
+    await _stop_streams(hass, "camera.till")
+
+
+async def test_sharing_switched_off_and_on_moves_has_stream_at_once(
+    hass: HomeAssistant, hass_client, make_entry, clips, rtsp_server_factory, caplog
+) -> None:
+    """ "Share one camera connection" off and on again: HA's stream follows, its viewer and the recording go on.
+
+    The channel is not rebuilt (its camera connection, recorder and camera
+    entity stay), HA's stream reads the camera and then the relay again
+    (its HLS keeps its URL and goes on), and HA's stream logs no error.
+    """
+    server = rtsp_server_factory([live_mount("/live", clips / "live.ts")])
+    entry = await _setup(hass, make_entry, channel_data("Till", server.url("/live")))
+    (runtime,) = entry.runtime_data.channels.values()
+    subentry = entry.subentries[runtime.subentry_id]
+    await async_wait_for(hass, lambda: runtime.channel.status().connected, 15)
+    hls = Hls(await hass_client(), await async_request_stream(hass, "camera.till", "hls"))
+    await hls.wait_for_segment_after(-1, 30)
+    camera = hass.data["camera"].get_entity("camera.till")
+    relay_url = runtime.channel.relay_url()
+    assert camera.stream.source == relay_url
+    recorder, entities = runtime.recorder, list(runtime.entities)
+
+    async def share(on: bool) -> None:
+        hass.config_entries.async_update_subentry(entry, subentry, data={**subentry.data, "share_connection": on})
+        await hass.async_block_till_done()
+        assert entry.runtime_data.channels[runtime.subentry_id] is runtime, "the channel was rebuilt"
+        assert runtime.entities == entities and hass.data["camera"].get_entity("camera.till") is camera
+        await hls.wait_for_segment_after(max(await hls.numbers()), 30)
+
+    await share(False)
+    assert camera.stream.source == server.url("/live") == await camera.stream_source()
+    assert runtime.channel.relay_url() is None
+    await async_wait_for(hass, lambda: server.client_connections() == 2, 15)  # the NVR and HA's stream
+    await share(True)
+    assert camera.stream.source == relay_url == await camera.stream_source()
+    await async_wait_for(hass, lambda: server.client_connections() == 1, 15)  # HA's stream reads the relay
+    status = runtime.channel.status()
+    assert status.connected and status.reconnects == 0, "the camera's connection was cut"
+    assert runtime.recorder is recorder and recorder.status.recording
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING and "stream" in r.name]
+    assert not errors, [r.getMessage() for r in errors]
     await _stop_streams(hass, "camera.till")
 
 

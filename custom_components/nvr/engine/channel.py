@@ -64,7 +64,8 @@ class Channel:
         each stream's newest picture while stills are asked for (a private
         thread when None). With a ``relay``, each stream is served to local
         viewers at :meth:`relay_url` (``relay_formats``: what to assume of a
-        stream before its first connection).
+        stream before its first connection); :meth:`set_relay` changes that
+        while the streams go on.
         """
         self.config = config
         self.recorder = recorder
@@ -81,6 +82,8 @@ class Channel:
         self.pictures: dict[str, FreshPicture] = {}
         self.relay = relay
         self.relayed: dict[str, RelayStream] = {}
+        """Every stream's relay side: always fed, it holds packets only while a relay serves it."""
+        self._running = False
         streams = {MAIN: config.main, SUB: config.sub}
         for role, source in streams.items():
             if source is None:
@@ -88,9 +91,8 @@ class Channel:
             callback = partial(on_status, role) if on_status is not None else None
             label = f"{config.name} ({role})"
             self.pictures[role] = FreshPicture.on(stills, label)
-            if relay is not None:
-                initial = (relay_formats or {}).get(role, DEFAULT_FORMAT)
-                self.relayed[role] = RelayStream(label, initial, lambda: self.config.name)
+            initial = (relay_formats or {}).get(role, DEFAULT_FORMAT)
+            self.relayed[role] = RelayStream(label, initial, lambda: self.config.name)
             self.readers[role] = StreamReader(
                 source,
                 f"{config.key}-{role}",
@@ -100,9 +102,8 @@ class Channel:
                     recorder if role == MAIN else None,
                     motion if role == self.motion_role else None,
                     self.pictures[role],
-                    self.relayed.get(role),
+                    self.relayed[role],
                 ),
-                audio=(recorder is not None and role == MAIN) or relay is not None,
             )
 
     def rename(self, name: str) -> None:
@@ -121,8 +122,32 @@ class Channel:
             return None
         return self.relay.url(self.relay_key(role))
 
+    def set_relay(self, relay: RelayServer | None, linger: float = 0.0) -> None:
+        """Serve the streams on ``relay`` from now on (None: serve them no more); the readers go on.
+
+        The old relay's viewers are disconnected, after waiting up to
+        ``linger`` seconds for them to leave by themselves. Blocking.
+        """
+        if relay is self.relay:
+            return
+        old = self.relay
+        deadline = time.monotonic() + linger
+        while old is not None and self._running and time.monotonic() < deadline:
+            if not any(old.clients(self.relay_key(role)) for role in self.relayed):
+                break
+            time.sleep(0.05)
+        self.relay = relay
+        if not self._running:
+            return
+        for role, stream in self.relayed.items():
+            if old is not None:
+                old.remove(self.relay_key(role), stream)
+            if relay is not None:
+                relay.add(self.relay_key(role), stream)
+
     def start(self) -> None:
         """Start every reader thread (and serve the streams on the relay)."""
+        self._running = True
         if self.relay is not None:
             for role, stream in self.relayed.items():
                 self.relay.add(self.relay_key(role), stream)
@@ -146,6 +171,7 @@ class Channel:
         if self._own_stills is not None:
             # Queued stills are dropped; one being made (a decode) is waited for, so no thread outlives stop().
             self._own_stills.shutdown(wait=True, cancel_futures=True)
+        self._running = False
         if self.relay is not None:
             for role, stream in self.relayed.items():
                 self.relay.remove(self.relay_key(role), stream)

@@ -207,3 +207,36 @@ def test_only_its_own_urls_are_served(relay, rtsp_server) -> None:
         channel.stop(5.0)
     with pytest.raises(urllib.error.HTTPError):  # a stopped channel's URL is gone
         urllib.request.urlopen(url, timeout=5)  # noqa: S310
+
+
+def test_sharing_is_switched_off_and_on_while_the_stream_goes_on(relay, rtsp_server) -> None:
+    """``set_relay``: no longer served (its viewers cut, its URL gone), then served again; one connection."""
+    channel = Channel(ChannelConfig("relay4", "Shed", StreamSource(rtsp_server.url("/live"))))
+    channel.start()
+    try:
+        wait_for(lambda: channel.status().connected, 15)
+        assert channel.relay_url() is None
+        channel.set_relay(relay)
+        url = channel.relay_url()
+        with av.open(url, timeout=(10, 10)) as container:
+            assert next(container.decode(video=0)).width > 0
+        viewer = urllib.request.urlopen(url, timeout=10)  # noqa: S310
+        assert viewer.read(188)[0] == 0x47
+        wait_for(lambda: relay.clients(channel.relay_key("main")), 5)
+        channel.set_relay(None, linger=0.2)  # the viewer stays: it is cut after the linger
+        assert channel.relay_url() is None and not channel.relayed["main"].served  # holding nothing
+        deadline = time.monotonic() + 10
+        while viewer.read(65536):
+            assert time.monotonic() < deadline, "the viewer was never disconnected"
+        viewer.close()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url, timeout=5)  # noqa: S310
+        channel.set_relay(relay)
+        assert channel.relay_url() == url, "the same URL again"
+        with av.open(url, timeout=(10, 10)) as container:
+            assert next(container.decode(video=0)).width > 0
+        status = channel.status()
+        assert status.connected and status.reconnects == 0, "the camera's connection went on"
+        assert rtsp_server.client_connections() == 1
+    finally:
+        channel.stop(5.0)

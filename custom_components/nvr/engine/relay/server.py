@@ -151,9 +151,11 @@ class RelayServer:
     def add(self, key: str, stream: RelayStream) -> None:
         """Serve ``stream`` at ``key``'s URL (a stream there before is disconnected)."""
         self.token(key)
+        stream.served = True
         with self._lock:
             old, self._streams[key] = self._streams.get(key), stream
         if old is not None and old is not stream:
+            old.served = False
             old.close()
 
     def remove(self, key: str, stream: RelayStream) -> None:
@@ -161,6 +163,7 @@ class RelayServer:
         with self._lock:
             if self._streams.get(key) is stream:
                 del self._streams[key]
+        stream.served = False
         stream.close()
 
     def lookup(self, target: str) -> RelayStream | None:

@@ -171,6 +171,8 @@ class RelayStream:
         self._placeholder: PlaceholderVideo | None = None
         self._placeholder_turn = 0
         self._next_placeholder = 0.0
+        self.served = False
+        """Whether a relay serves it (set by the relay): unserved, it holds no packets."""
 
     # -- PacketSink (reader thread) -------------------------------------------
 
@@ -199,7 +201,7 @@ class RelayStream:
     def packet(self, packet: EncodedPacket, audio: bool) -> None:
         """Hold a live packet; mux it for the viewers (none: nothing more)."""
         with self._lock:
-            if not self._live:
+            if not self._live or not self.served:
                 return
             self._history.add((packet, audio), len(packet.data), packet.keyframe and not audio, time.monotonic())
             if self._muxer is not None:
@@ -238,9 +240,10 @@ class RelayStream:
         _LOGGER.debug("Relay of %s: a viewer %s after %d bytes", self.label, client.closed, client.sent)
 
     def close(self) -> None:
-        """The stream is no longer relayed: disconnect every viewer."""
+        """The stream is no longer relayed: disconnect every viewer, and hold nothing more."""
         with self._lock:
             self._close_all("the channel stopped")
+            self._history.clear()
 
     def clients(self) -> list[dict]:
         """What diagnostics show of the viewers."""
