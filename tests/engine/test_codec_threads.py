@@ -19,7 +19,8 @@ SOURCE = Path(__file__).resolve().parents[2] / "custom_components" / "nvr"
 
 
 def test_codec_contexts_are_only_made_through_libav() -> None:
-    """``CodecContext.create`` appears in engine/libav.py alone; decoding a stream's own context is made safe."""
+    """``CodecContext.create`` appears in engine/libav.py alone; decoding a stream's own context is made safe;
+    no filter graph (PyAV's ``AudioResampler`` is one) is made anywhere."""
     offenders = []
     for path in SOURCE.rglob("*.py"):
         if path.name == "libav.py":
@@ -27,6 +28,9 @@ def test_codec_contexts_are_only_made_through_libav() -> None:
         text = path.read_text(encoding="utf-8")
         if "CodecContext.create" in text:
             offenders.append(f"{path.relative_to(SOURCE)}: CodecContext.create")
+        for graph in ("AudioResampler", "av.filter"):  # an FFmpeg filter graph: a thread per CPU
+            if graph in text:
+                offenders.append(f"{path.relative_to(SOURCE)}: {graph}")
         for match in re.finditer(r"(\w+)\.codec_context\.decode\(", text):
             if f"single_threaded({match.group(1)}.codec_context)" not in text:
                 offenders.append(f"{path.relative_to(SOURCE)}: {match.group(0)} without single_threaded")

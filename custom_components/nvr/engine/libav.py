@@ -25,6 +25,15 @@ just not spread over two cores for one stream. Owners still drop their
 contexts at a known point (the end of their own thread's work), never
 leaving them to the cyclic garbage collector.
 
+FFmpeg's filter graphs have worker threads too: a graph's thread pool
+gets one per CPU (``av_cpu_count()``). PyAV builds one inside every AAC
+encoder (to cut frames to its 1024 samples, PyAV 13.1) and in every
+``AudioResampler``, with no way to size it (PyAV 13.1 has no
+``Graph.threads``). The engine converts audio itself (``recording.audio``)
+and opens AAC encoders under :func:`graphs_single_threaded`, so no graph of
+ours has a worker either. (The 60-minute soak ended with 128 such threads
+more than it began with, left for the garbage collector to join.)
+
 Besides, :func:`silence_log_hook` puts back PyAV's own C callback, which
 drops the message: the glue keeps it so for as long as HA runs, so that
 FFmpeg's threads elsewhere in the process (HA's own ``stream``) never need
@@ -36,6 +45,9 @@ what it logs and classifies).
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -77,3 +89,28 @@ def open_decoder(codec: str, extradata: bytes | None = None) -> Any:
 def open_encoder(codec: str) -> Any:
     """An encoder for ``codec`` with no FFmpeg thread of its own."""
     return single_threaded(av.CodecContext.create(codec, "w"))
+
+
+@contextlib.contextmanager
+def graphs_single_threaded() -> Iterator[None]:
+    """FFmpeg filter graphs made in the block get no worker thread (the calling thread runs them).
+
+    FFmpeg sizes a graph's thread pool by ``av_cpu_count()``, which counts the
+    CPUs the calling thread may run on: the block runs on one of them. Use it
+    around the first encode of an AAC encoder (where PyAV builds its graph).
+    """
+    try:
+        cpus = os.sched_getaffinity(0)  # the calling thread's, on Linux
+    except (AttributeError, OSError):
+        cpus = set()
+    pinned = False
+    if len(cpus) > 1:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {min(cpus)})
+            pinned = True
+    try:
+        yield
+    finally:
+        if pinned:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, cpus)

@@ -23,7 +23,7 @@ from av.container import OutputContainer
 from av.stream import Stream
 
 from ..libav import single_threaded
-from ..recording.audio import AAC_BITRATE_PER_CHANNEL, AacTranscoder
+from ..recording.audio import AAC_BITRATE_PER_CHANNEL, AacTranscoder, aac_encode
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import AudioFormat, copy_stream
 
@@ -83,7 +83,7 @@ def silent_aac_frame(track: AudioTrack) -> bytes:
             frame.sample_rate = track.sample_rate
             frame.pts = turn * AAC_FRAME_SAMPLES
             frame.time_base = stream.codec_context.time_base
-            packets.extend(stream.encode(frame))
+            packets.extend(aac_encode(stream, frame))
         if not packets:
             raise ValueError("the AAC encoder made no frame")
         return bytes(packets[-1])
