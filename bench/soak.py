@@ -39,6 +39,7 @@ from tests.process.fleet import STEADY, Fleet  # noqa: E402
 from tests.process.probes import (  # noqa: E402
     LoopWatch,
     Viewers,
+    os_thread_names,
     proc_figures,
     recorded_share,
     thread_names,
@@ -95,6 +96,9 @@ class Report:
     settle_seconds: float = 0.0
     threads_start: dict[str, int] = field(default_factory=dict)
     threads_end: dict[str, int] = field(default_factory=dict)
+    os_threads_start: dict[str, int] = field(default_factory=dict)
+    os_threads_end: dict[str, int] = field(default_factory=dict)
+    """Every thread by its OS name (native ones too), at the start and after settling."""
     share: dict[str, float] = field(default_factory=dict)
     share_raw: dict[str, float] = field(default_factory=dict)
     actions: dict[str, list[float]] = field(default_factory=dict)
@@ -103,6 +107,8 @@ class Report:
     viewers: dict[str, dict[str, int]] = field(default_factory=dict)
     rss_series: list[tuple[float, int]] = field(default_factory=list)
     """(minutes into the chaos, RSS kB), every RSS_EVERY seconds."""
+    thread_series: list[tuple[float, int]] = field(default_factory=list)
+    """(minutes into the chaos, all threads), with the RSS."""
 
     @property
     def rss_growth(self) -> float:
@@ -146,6 +152,7 @@ class Report:
             f" ({self.rss_growth_after_warm_up * 100:+.1f} %; from minute {self.minutes * WARM_UP:.1f},"
             f" slope {_fmt(self.rss_slope_mb_per_hour, '{:+.1f} MB/h')})",
             f"RSS each minute (MB):    {' '.join(f'{rss / 1024:.0f}' for rss in self._per_minute())}",
+            f"threads each minute:     {' '.join(str(n) for n in self._per_minute(self.thread_series))}",
             f"open fds:                {self.start['fds']} -> {self.end['fds']}",
             f"threads (all / Python):  {self.start['threads']} -> {self.end['threads']} /"
             f" {own_threads(self.threads_start)} -> {own_threads(self.threads_end)}"
@@ -157,6 +164,9 @@ class Report:
         changed = _changed(self.threads_start, self.threads_end)
         if changed:
             out.append(f"Python threads changed:  {changed}")
+        changed = _changed(self.os_threads_start, self.os_threads_end)
+        if changed:
+            out.append(f"OS threads changed:      {changed}")
         for kind, seconds in sorted(self.actions.items()):
             median = sorted(seconds)[len(seconds) // 2]
             out.append(f"  {kind:<12} x{len(seconds):<3} max {max(seconds):.2f} s, median {median:.2f} s")
@@ -164,10 +174,10 @@ class Report:
         out += [f"FAILURE: {f}" for f in self.failures]
         return out
 
-    def _per_minute(self) -> list[int]:
+    def _per_minute(self, series: list[tuple[float, int]] | None = None) -> list[int]:
         out: dict[int, int] = {}
-        for minute, rss in self.rss_series:
-            out.setdefault(int(minute), rss)
+        for minute, value in self.rss_series if series is None else series:
+            out.setdefault(int(minute), value)
         return list(out.values())
 
     def json(self) -> dict[str, Any]:
@@ -189,6 +199,8 @@ class Report:
             "rss_file_mb": [round(self.start["file_kb"] / 1024), round(self.end["file_kb"] / 1024)],
             "fds": [self.start["fds"], self.end["fds"]],
             "threads": [self.start["threads"], self.end["threads"]],
+            "threads_per_minute": self._per_minute(self.thread_series),
+            "os_threads_changed": _changed(self.os_threads_start, self.os_threads_end),
             "python_threads": [own_threads(self.threads_start), own_threads(self.threads_end)],
             "executor_threads": [pool_threads(self.threads_start), pool_threads(self.threads_end)],
             "share_untouched_min": round(min(self.share.values()), 4),
@@ -241,7 +253,7 @@ class Driver:
         self.deleted.discard(name)
 
     async def reconfigure(self, name: str) -> None:
-        """Switch the channel's shared connection: its streams are rebuilt."""
+        """Switch the channel's shared connection at random (applied live: HA's stream moves, recording goes on)."""
         channel = (await self.channels())[name]
         camera = self.fleet.cameras[self.names.index(name)]
 
@@ -355,9 +367,11 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-async def _sample_rss(pid: int, since: float, until: float, series: list[tuple[float, int]]) -> None:
+async def _sample_rss(pid: int, since: float, until: float, report: Report) -> None:
     while time.monotonic() < until:
-        series.append(((time.monotonic() - since) / 60, proc_figures(pid)["rss_kb"]))
+        figures, minute = proc_figures(pid), (time.monotonic() - since) / 60
+        report.rss_series.append((minute, figures["rss_kb"]))
+        report.thread_series.append((minute, figures["threads"]))
         await asyncio.sleep(min(RSS_EVERY, max(0.0, until - time.monotonic())))
 
 
@@ -388,6 +402,7 @@ async def soak(hass: Hass, fleet: Fleet, minutes: float, seed: int = 1, say: Cal
             report.baseline_lag = watch.lag(baseline_from)
             report.start = proc_figures(hass.pid)
             report.threads_start = thread_names(hass.pid)
+            report.os_threads_start = os_thread_names(hass.pid)
             chaos_from, chaos_wall = time.monotonic(), time.time()
             until = chaos_from + minutes * 60
             say(f"chaos: {minutes:g} min, start {report.start}")
@@ -396,7 +411,7 @@ async def soak(hass: Hass, fleet: Fleet, minutes: float, seed: int = 1, say: Cal
                 driver.config_loop(until, reload_every),
                 driver.camera_loop(until),
                 driver.viewer_loop(until),
-                _sample_rss(hass.pid, chaos_from, until, report.rss_series),
+                _sample_rss(hass.pid, chaos_from, until, report),
             )
             chaos_end_wall = time.time()
             report.lag = watch.lag(chaos_from)
@@ -410,6 +425,7 @@ async def soak(hass: Hass, fleet: Fleet, minutes: float, seed: int = 1, say: Cal
                 hass.pid, report.start, report.threads_start, SETTLE_SECONDS, say
             )
             report.threads_end = thread_names(hass.pid)
+            report.os_threads_end = os_thread_names(hass.pid)
             window = (chaos_wall, chaos_end_wall)
             holes = [(began, began + RELOAD_HOLE) for began, _ in driver.reloads]
             index = next(hass.config.glob("**/index.db"))

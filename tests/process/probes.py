@@ -146,6 +146,20 @@ def thread_names(pid: int) -> dict[str, int]:
     return dict(sorted(names.items()))
 
 
+def os_thread_names(pid: int) -> dict[str, int]:
+    """How many threads of each OS name (digits dropped) a process has, from /proc/PID/task/*/comm.
+
+    Every thread is listed, native ones too: FFmpeg names its frame and slice threads ``av:<codec>:df#`` /
+    ``sw#``; Python 3.14 gives the OS a thread's Python name (cut to 15 bytes), older Pythons do not.
+    """
+    names: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            name = re.sub(r"\d+", "#", (task / "comm").read_text(encoding="utf-8", errors="replace").strip())
+            names[name] = names.get(name, 0) + 1
+    return dict(sorted(names.items()))
+
+
 # --------------------------------------------------------------------------
 # viewers
 # --------------------------------------------------------------------------
