@@ -2,7 +2,7 @@
 
 Run from the repository root (never part of the test suite)::
 
-    .venv/bin/python bench/timeline.py                        # about 6 minutes
+    .venv/bin/python bench/timeline.py                        # about 7 minutes
     .venv/bin/python bench/timeline.py --skip-browser --calls 10   # the WebSocket part only
 
 1. **nvr/timeline** over a synthetic index of ``--days`` (30) x
@@ -26,6 +26,12 @@ Run from the repository root (never part of the test suite)::
    media browser's hour item (that hour's playlist, resolved and signed as
    the media browser does it, in HA's own ``ha-hls-player``, seeked to the
    moment once it has loaded). Target: ours p50 <= 1 s.
+3. **Speed and sync**: Front door and Garage together at ``--speed`` (4)x
+   from their oldest common footage, for up to 20 s. Every 0.25 s both
+   pictures' moments are read from their frame numbers: the speed reached
+   (their moments' advance over the wall time, after the first 2 s) and
+   how far apart the two pictures are (p50, p95, max; the promise is
+   0.3 s), beside how often the page said "catching up".
 
 The last line is JSON: ``metric`` ``timeline_click_to_picture_ms_p50``
 (``ours``, ``baseline``, ``ratio``) with the WebSocket figures beside it.
@@ -266,13 +272,77 @@ def browser_part(args) -> dict:
                 browser.wait("the hour's picture", lambda: browser.script("return window.__nvrBench"), 40, step=0.05)
             )
             print(f"click {n}: ours {ours[-1]:.0f} ms, hour item {baseline[-1]:.0f} ms", flush=True)
-        return {"click_p50_ms": round(statistics.median(ours), 1), "hour_p50_ms": round(statistics.median(baseline), 1)}
+        figures = {"click_p50_ms": round(statistics.median(ours), 1)}
+        figures["hour_p50_ms"] = round(statistics.median(baseline), 1)
+        figures.update(speed_part(browser, hass, args.speed))
+        return figures
     finally:
         if browser is not None:
             browser.close()
         hass.stop()
         feeds.garage.stop()
         feeds.steady.stop()
+
+
+STRAIN = (
+    "const p = deep(document, 'nvr-panel')[0]._playback;"
+    "return p ? {catching: p.strain.catchingUp, speed: p.speed} : null;"
+)
+
+
+def speed_part(browser, hass, speed: int) -> dict:
+    """Front door and Garage at ``speed``: the speed their pictures reach, and how far apart they are.
+
+    Both read from their pictures' frame numbers (the browser tests' truth),
+    every 0.25 s for up to 20 s of the oldest footage both channels have,
+    beside whether the page said "catching up".
+    """
+    from browser.browser import DEEP
+    from browser.test_playback import PANEL, open_page, segments, shown, truth
+
+    names = ["Front door", "Garage"]
+    ids = [next(c["subentry_id"] for c in hass.channels if c["title"] == n) for n in names]
+    files = [[s for s in segments(hass, c) if s[4]] for c in ids]
+    start = max(f[0][1] for f in files) + 2
+    seconds = min(20.0, (min(f[-1][2] for f in files) - start) / speed - 3)
+    if seconds < 8:
+        print(f"{speed}x: too little footage for a measure ({seconds:.1f} s)")
+        return {}
+    truths = {c: truth(hass, c) for c in ids}
+    open_page(browser, hass, names, t=start)
+    browser.wait("both playing", lambda: shown(browser, truths), 90, step=0.1)
+    browser.script(PANEL + f"root.querySelector('button[data-speed=\"{speed}\"]').click()")
+    samples: list[tuple[float, dict[str, float]]] = []
+    said = 0
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        now = shown(browser, truths)
+        if now is not None:
+            samples.append((time.monotonic(), now))
+        said += bool((browser.script(DEEP + STRAIN) or {}).get("catching"))
+        time.sleep(0.25)
+    settled = [(t, w) for t, w in samples if t - began >= 2.0]  # the new speed's first two seconds apart
+    if len(settled) < 4:
+        print(f"{speed}x: too few pictures read ({len(settled)})")
+        return {}
+    (t0, w0), (t1, w1) = settled[0], settled[-1]
+    achieved = statistics.median((w1[c] - w0[c]) / (t1 - t0) for c in ids)
+    spreads = sorted(abs(w[ids[0]] - w[ids[1]]) for _, w in settled)
+    p95 = spreads[min(len(spreads) - 1, int(len(spreads) * 0.95))]
+    print(
+        f"{speed}x, 2 channels, {t1 - t0:.1f} s: reached {achieved:.2f}x; channels apart p50"
+        f" {statistics.median(spreads):.2f} s, p95 {p95:.2f} s, max {spreads[-1]:.2f} s;"
+        f" 'catching up' in {said} of the samples",
+        flush=True,
+    )
+    return {
+        "speed": speed,
+        "speed_reached": round(achieved, 2),
+        "sync_spread_p50_s": round(statistics.median(spreads), 3),
+        "sync_spread_p95_s": round(p95, 3),
+        "sync_spread_max_s": round(spreads[-1], 3),
+        "catching_up_samples": said,
+    }
 
 
 def main() -> None:
@@ -282,6 +352,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--speed", type=int, choices=[2, 4, 8], default=4, help="speed of the sync part (4)")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}")
     figures = asyncio.run(websocket_part(args))

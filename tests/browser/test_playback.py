@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -312,6 +313,34 @@ def test_four_times_speed(browser: Browser, nvr_hass: Hass, recorded) -> None:
     rate = (end[front] - start[front]) / (time.monotonic() - began)
     browser.screenshot("playback-4x")
     assert 3.0 <= rate <= 5.0, f"4x played at {rate:.2f}x"
+
+
+STATUS = PANEL + "return root.querySelector('.status .text').textContent"
+
+
+def test_playback_that_cannot_keep_up_says_catching_up(browser: Browser, nvr_hass: Hass, recorded) -> None:
+    """4x over a network far too slow for it: the page says so, with the speed reached; at 1x it clears."""
+    front = channel_id(nvr_hass, "Front door")
+    files = recorded["Front door"]
+    open_page(browser, nvr_hass, ["Front door"], t=files[0][1] + 2)
+    browser.wait("playing", lambda: shown(browser, {front: truth(nvr_hass, front)}), LOAD_TIMEOUT, step=0.1)
+    assert "Catching up" not in browser.script(STATUS)
+    cdp = browser.driver.execute_cdp_cmd
+    cdp("Network.enable", {})
+    slow = {"offline": False, "latency": 200, "downloadThroughput": 3000, "uploadThroughput": 3000}
+    try:
+        cdp("Network.emulateNetworkConditions", slow)
+        browser.script(PANEL + "root.querySelector('button[data-speed=\"4\"]').click()")
+        text = browser.wait("catching up", lambda: "Catching up" in (t := browser.script(STATUS)) and t, 90, step=0.2)
+        browser.screenshot("playback-catching-up")
+        match = re.fullmatch(r"Catching up: playing at (\d+\.\d)× of 4×", text)
+        assert match and float(match.group(1)) < 3.2, text
+    finally:
+        cdp(
+            "Network.emulateNetworkConditions", {**slow, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        )
+    browser.script(PANEL + "root.querySelector('button[data-speed=\"1\"]').click()")
+    browser.wait("the notice gone", lambda: "Catching up" not in browser.script(STATUS), 60, step=0.2)
 
 
 def test_playback_crosses_an_hour_boundary(browser: Browser, nvr_hass: Hass, recorded) -> None:

@@ -28,7 +28,9 @@ export const STRINGS = {
     "click_to_play": "Click a moment on the bar to play from it.",
     "motion": "Motion",
     "manual": "Manual recording",
-    "live": "Live"
+    "live": "Live",
+    "catching_up": "Catching up: playing at {achieved}× of {speed}×",
+    "out_of_step": "Catching up: channels {spread} s apart"
   },
   "zh-Hans": {
     "title": "NVR 回放",
@@ -54,7 +56,9 @@ export const STRINGS = {
     "click_to_play": "点击时间条上的某一时刻，从该时刻开始回放。",
     "motion": "移动侦测",
     "manual": "手动录像",
-    "live": "实时"
+    "live": "实时",
+    "catching_up": "正在追赶：实际 {achieved}×，设定 {speed}×",
+    "out_of_step": "正在追赶：通道之间相差 {spread} 秒"
   },
   "ko": {
     "title": "NVR 재생",
@@ -80,7 +84,9 @@ export const STRINGS = {
     "click_to_play": "타임라인에서 시점을 클릭하면 그 시점부터 재생합니다.",
     "motion": "모션",
     "manual": "수동 녹화",
-    "live": "실시간"
+    "live": "실시간",
+    "catching_up": "따라잡는 중: {speed}× 중 {achieved}×로 재생",
+    "out_of_step": "따라잡는 중: 채널 간 {spread}초 차이"
   }
 };
 // STRINGS-END

@@ -311,7 +311,7 @@ class NvrPanel extends HTMLElement {
     this._timeline.setPlayhead(wall);
     const live = wall > Date.now() / 1000 - 5;
     this._statusTime.textContent = this._format(wall);
-    this._statusText.textContent = live ? tr(this._hass, "live") : "";
+    this._statusText.textContent = live ? tr(this._hass, "live") : this._strainText(playback);
     const positions = playback.positions();
     this._screens.forEach((screen, i) => {
       const at = positions[i] && positions[i].wall;
@@ -324,6 +324,16 @@ class NvrPanel extends HTMLElement {
       this._day = this._localDay(wall);
       this._loadDay().finally(() => (this._loadingDay = false));
     }
+  }
+
+  /** "Catching up" while playback cannot keep its speed or its channels together (else nothing). */
+  _strainText(playback) {
+    const strain = playback.strain;
+    if (!strain.catchingUp) return "";
+    if (strain.slow) {
+      return tr(this._hass, "catching_up", { achieved: strain.achieved.toFixed(1), speed: playback.speed });
+    }
+    return tr(this._hass, "out_of_step", { spread: strain.spread.toFixed(1) });
   }
 
   _setSpeed(speed) {

@@ -10,6 +10,8 @@
 // the next one is loaded into a hidden standby player and swapped in at its moment, so playback goes on
 // across files, hours and days; a range that reaches now is a live playlist that grows.
 
+import { Strain } from "./nvr-playback-strain.js";
+
 export const RANGE_SECONDS = 3600;
 const PRELOAD_BEFORE_END = 90;
 const MIN_FINISHED_RANGE = 20; // seconds
@@ -362,6 +364,8 @@ export class SyncPlayback {
     this._timer = null;
     this._refreshing = 0;
     this._kicked = false;
+    /** What playback reaches, and whether it says "catching up" (nvr-playback-strain.js). */
+    this.strain = new Strain();
     this.kick = () => {
       if (this._kicked) return;
       this._kicked = true;
@@ -390,16 +394,19 @@ export class SyncPlayback {
     this._last = null;
     for (const playback of this.channels) playback.load(wall);
     this.playing = true;
+    this.strain.reset();
     this._start();
   }
 
   setSpeed(speed) {
+    if (speed !== this.speed) this.strain.reset();
     this.speed = speed;
   }
 
   setPlaying(playing) {
     this.playing = playing;
     this._last = null;
+    this.strain.reset();
   }
 
   stop() {
@@ -444,10 +451,13 @@ export class SyncPlayback {
         this.seek(wall); // beyond the loaded ranges
         return;
       }
+      if (wall > expected + 1) this.strain.restart(); // a jump over a gap is not speed
     }
     const live = wall > this.now() - LIVE_MARGIN;
     if (live && this.speed > 1) this.speed = 1;
     if (live) wall = Math.min(wall, this.now());
+    if (!this.playing || live) this.strain.reset();
+    else this.strain.measure(now, wall, leader, this.channels, this.speed);
     this.wall = wall;
     this.leader = leader;
     for (const playback of this.channels) playback.follow(wall, playback === leader);
