@@ -13,6 +13,9 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 from homeassistant.components.camera import Camera, CameraEntityFeature, async_get_still_stream
+from homeassistant.components.stream import Stream
+from homeassistant.components.stream.const import ATTR_STREAMS
+from homeassistant.components.stream.const import DOMAIN as STREAM_DOMAIN
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HassJob, HomeAssistant, ServiceResponse, SupportsResponse, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -81,6 +84,13 @@ async def async_setup_entry(
         "async_export_clip",
         supports_response=SupportsResponse.OPTIONAL,
     )
+
+
+def _forget_stream(hass: HomeAssistant, stream: Stream) -> None:
+    """Take a stopped stream out of HA's list of streams (its HLS URLs then answer 404, as after stop())."""
+    streams = hass.data.get(STREAM_DOMAIN, {}).get(ATTR_STREAMS)
+    if isinstance(streams, list) and stream in streams:
+        streams.remove(stream)
 
 
 def _no_update() -> None:
@@ -197,6 +207,9 @@ class NvrCamera(NvrChannelEntity, Camera):
             await asyncio.sleep(0)  # stop() has read the setting
         finally:
             settings.preload_stream = preload
+        # HA's list of streams (for its own stop, and its HLS views) would keep the stopped stream, and its
+        # last keyframe and diagnostics, for as long as HA runs: one per watched camera of every reload.
+        stopping.add_done_callback(lambda _task: _forget_stream(self.hass, stream))
         try:
             await asyncio.wait_for(asyncio.shield(stopping), STREAM_STOP_SECONDS)
         except TimeoutError:
