@@ -97,6 +97,8 @@ class Feed:
     url: str
     drops: RelayDrops
     server: RtspServer
+    feeder: subprocess.Popen
+    """The ffmpeg that sends the clip to the mount (SIGSTOP it: a camera that stalls)."""
 
 
 def _die_with_parent() -> None:
@@ -134,9 +136,10 @@ def live_feed(clip: Path) -> Iterator[Feed]:
     drops = RelayDrops(port)
     try:
         server.start()
-        yield Feed(server.url(MOUNT), drops, server)
+        yield Feed(server.url(MOUNT), drops, server, feeder)
     finally:
         server.stop()
+        feeder.send_signal(signal.SIGCONT)
         feeder.kill()
         feeder.wait(timeout=5)
         drops.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
 from engine import FailureReason, StreamSource
-from engine.stream.reader import OPEN_TIMEOUT, READ_TIMEOUT, StreamReader
+from engine.stream.reader import BACKOFF_CAP, BACKOFF_START, OPEN_TIMEOUT, READ_TIMEOUT, StreamReader
 from rtsp_peer import RtspServer, live_mount
 from support import reader_threads, wait_for
 
@@ -48,6 +49,40 @@ def test_reader_reports_auth_failure_and_keeps_trying(rtsp_basic) -> None:
         wait_for(lambda: reader.status.reconnects >= 2, 8)
     finally:
         assert reader.stop(2.0)
+
+
+class _Waits(threading.Event):
+    """The reader's stop event, noting every pause it makes between attempts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pauses: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None:
+            self.pauses.append(timeout)
+        return super().wait(timeout)
+
+
+def test_a_camera_that_is_down_is_tried_every_second(clips) -> None:
+    """However long the outage, the next attempt is at most 1 s away: a returning camera waits no longer.
+
+    (It backed off to 3 s: half the time after a camera came back was spent waiting, bench/recovery.py.)
+    """
+    with RtspServer([live_mount("/live", clips / "live.ts")]) as server:
+        reader = StreamReader(StreamSource(server.url("/live")), "t3b")
+        reader._stop = waits = _Waits()
+        reader.start()
+        try:
+            wait_for(lambda: reader.status.connected, 8)
+            server.stop()
+            wait_for(lambda: len(waits.pauses) >= 6, 30)
+            pauses = list(waits.pauses)
+            server.start()
+            wait_for(lambda: reader.status.connected, 10)
+        finally:
+            assert reader.stop(2.0)
+    assert pauses[0] == BACKOFF_START and max(pauses) == BACKOFF_CAP <= 1.0, pauses
 
 
 def test_reconnects_after_server_restart(clips) -> None:

@@ -41,8 +41,10 @@ first hand over a frame it still held, and only the next read (another
 timeout later) fails: so the reader also checks the gap between video packets.
 """
 BACKOFF_START = 0.5
-BACKOFF_CAP = 3.0
-"""Capped so a returning camera is back within about 3.5 s."""
+BACKOFF_CAP = 1.0
+"""A lost camera is tried again every second at most, so one that returns waits at most 1 s for the next
+attempt (``bench/recovery.py``: it was 3 s, half the time lost after a return). An attempt at a camera
+that is down costs a refused TCP connection, or one OPEN_TIMEOUT where the host does not answer."""
 STOP_POLL = 0.1
 """Seconds between wake-ups of a thread asked to stop (see :meth:`StreamReader.stop`)."""
 STATS_WINDOW = 3.0
