@@ -288,7 +288,9 @@ def test_channel_hands_the_detection_stream_to_the_motion_sink(rtsp_server) -> N
         ),
     ]
     assert channels[0].motion_role == "main" and channels[1].motion_role == "sub"
-    assert channels[1].readers["main"].sink is channels[1].pictures["main"]  # the stills only
+    # The main stream feeds the stills and its relay side only (the relay side is always there: a relay
+    # may be attached while the channel runs); the motion sink gets the sub stream.
+    assert channels[1].readers["main"].sink.sinks == (channels[1].pictures["main"], channels[1].relayed["main"])
     assert with_sub in channels[1].readers["sub"].sink.sinks
     for channel in channels:
         channel.start()
