@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from homeassistant.components.camera import CameraEntityFeature, async_get_image, async_get_stream_source
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from support import async_wait_for, jpeg_size, shows_picture
+from support import async_get_until, async_wait_for, jpeg_size, shows_picture
 
 from custom_components.nvr.const import DOMAIN
 from custom_components.nvr.engine import ENGLISH_CAPTION, current_caption, set_caption
@@ -108,7 +105,7 @@ async def test_placeholder_and_reconnect(hass: HomeAssistant, make_entry, clips)
         assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_placeholder_follows_the_language(hass: HomeAssistant, make_entry) -> None:
+async def test_placeholder_follows_the_language(hass: HomeAssistant, hass_client, make_entry) -> None:
     """HA's language (set before or changed after start) is the language of the "No video signal" picture."""
     hass.config.language = "zh-Hans"
     entry = make_entry(channel_data("Gate", "rtsp://127.0.0.1:9/none"))
@@ -125,10 +122,8 @@ async def test_placeholder_follows_the_language(hass: HomeAssistant, make_entry)
         await async_wait_for(hass, lambda: current_caption().text == "비디오 신호 없음", 10)
         # On a loaded machine a still may answer with the picture made before (the stills' budget):
         # the next ones are the new language's.
-        deadline = time.monotonic() + 30
-        while (korean := (await async_get_image(hass, "camera.gate", width=320, height=180)).content) == picture:
-            assert time.monotonic() < deadline, "the picture never followed the language"
-            await asyncio.sleep(0.2)
+        url = "/api/camera_proxy/camera.gate?width=320&height=180"
+        korean = await async_get_until(await hass_client(), url, 30, lambda body: body != picture)
         assert korean == no_signal_jpeg("Gate", 320, 180)
 
         await hass.config.async_update(language="en")

@@ -225,9 +225,9 @@ def test_sharing_is_switched_off_and_on_while_the_stream_goes_on(relay, rtsp_ser
         wait_for(lambda: relay.clients(channel.relay_key("main")), 5)
         channel.set_relay(None, linger=0.2)  # the viewer stays: it is cut after the linger
         assert channel.relay_url() is None and not channel.relayed["main"].served  # holding nothing
-        deadline = time.monotonic() + 10
-        while viewer.read(65536):
-            assert time.monotonic() < deadline, "the viewer was never disconnected"
+        wait_for(lambda: not relay.clients(channel.relay_key("main")), 10)
+        while viewer.read(65536):  # what it was sent, then the end (the socket's 10 s timeout bounds it)
+            pass
         viewer.close()
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(url, timeout=5)  # noqa: S310
