@@ -1,8 +1,8 @@
 """Audio that MP4 cannot carry (G.711 and the like), transcoded to AAC.
 
 The decoded samples become the AAC encoder's planar float frames here, with
-numpy, not through PyAV's audio resampler; the encoder's own first encode
-runs under ``graphs_single_threaded``. So neither makes an FFmpeg filter
+numpy, not through PyAV's audio resampler; the encoder's own first frame
+is encoded under ``graphs_single_threaded``. So neither makes an FFmpeg filter
 graph with worker threads (see ``engine/libav.py``).
 """
 
@@ -42,6 +42,8 @@ class AacTranscoder:
         self.frames = PlanarFrames(1 if layout == "mono" else 2, audio.sample_rate, ctx.frame_size or 1024)
         self.next_pts: int | None = None
         self.first_pts: int | None = None
+        self._encoded = False
+        """Whether the encoder had a frame (PyAV builds its filter graph at the first one)."""
 
     def encode(self, data: bytes, start_samples: int) -> list[av.Packet]:
         """Packets for one input packet whose first sample is at ``start_samples``."""
@@ -61,7 +63,12 @@ class AacTranscoder:
             self.next_pts += chunk.samples
         # The encoder's priming packet comes before the first sample: left in, it would start the
         # file before its first picture and the muxer would move everything later (no edit lists).
-        return [p for p in aac_encode(self.stream, chunk) if p.pts is None or p.pts >= self.first_pts]
+        if self._encoded:
+            packets = self.stream.encode(chunk)
+        else:
+            packets = aac_encode(self.stream, chunk)
+            self._encoded = chunk is not None
+        return [p for p in packets if p.pts is None or p.pts >= self.first_pts]
 
     def flush(self) -> list[av.Packet]:
         """Encode what is still buffered."""
@@ -69,12 +76,12 @@ class AacTranscoder:
         for chunk in self.frames.flush():
             out.extend(self._encode_chunk(chunk))
         with contextlib.suppress(av.error.FFmpegError, ValueError):
-            out.extend(p for p in aac_encode(self.stream, None) if p.pts is None or p.pts >= (self.first_pts or 0))
+            out.extend(p for p in self.stream.encode(None) if p.pts is None or p.pts >= (self.first_pts or 0))
         return out
 
 
 def aac_encode(stream, frame: av.AudioFrame | None) -> list[av.Packet]:
-    """``stream.encode(frame)``, with no filter-graph thread (PyAV builds the graph at the first call)."""
+    """``stream.encode(frame)`` with no filter-graph thread: for an encoder's first frame (PyAV's graph)."""
     with graphs_single_threaded():
         return stream.encode(frame)
 

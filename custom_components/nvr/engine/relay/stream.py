@@ -199,9 +199,11 @@ class RelayStream:
             self._scale = None if tb == Fraction(1, 90000) else tb * 90000
 
     def packet(self, packet: EncodedPacket, audio: bool) -> None:
-        """Hold a live packet; mux it for the viewers (none: nothing more)."""
+        """Hold a live packet; mux it for the viewers (none: nothing more; unserved: not even that)."""
+        if not self.served:  # a plain flag, read without the lock: every packet of every channel passes here
+            return
         with self._lock:
-            if not self._live or not self.served:
+            if not self._live:
                 return
             self._history.add((packet, audio), len(packet.data), packet.keyframe and not audio, time.monotonic())
             if self._muxer is not None:
