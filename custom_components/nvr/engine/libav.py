@@ -30,9 +30,10 @@ gets one per CPU (``av_cpu_count()``). PyAV builds one inside every AAC
 encoder (to cut frames to its 1024 samples, PyAV 13.1) and in every
 ``AudioResampler``, with no way to size it (PyAV 13.1 has no
 ``Graph.threads``). The engine converts audio itself (``recording.audio``)
-and opens AAC encoders under :func:`graphs_single_threaded`, so no graph of
-ours has a worker either. (The 60-minute soak ended with 128 such threads
-more than it began with, left for the garbage collector to join.)
+and encodes an AAC encoder's first frame under :func:`graphs_single_threaded`,
+so no graph of ours has a worker either. (A 20-minute soak ended with 112
+such threads more than it began with, left for the garbage collector to
+join.)
 
 Besides, :func:`silence_log_hook` puts back PyAV's own C callback, which
 drops the message: the glue keeps it so for as long as HA runs, so that
