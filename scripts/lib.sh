@@ -105,3 +105,39 @@ ensure_hass_runtime_requirements() {
     venv_install .venv "${missing[@]}"
   fi
 }
+
+# The npm tarball MediaPipe's object detection model comes from, for the test
+# that converts it again (tests/engine/objects/test_native_runtime.py).
+# Prints its path.
+OBJECT_MODEL_PACKAGE=@mediapipe/objectron@0.4.1675468480
+ensure_object_model_source() {
+  local dir=.cache/objectron tarball=.cache/objectron/mediapipe-objectron-0.4.1675468480.tgz
+  if [ ! -s "$tarball" ]; then
+    log "Fetching $OBJECT_MODEL_PACKAGE (the object model's source) with npm"
+    mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "$OBJECT_MODEL_PACKAGE" >/dev/null) || return 1
+  fi
+  echo "$PWD/$tarball"
+}
+
+# A venv with TFLite's own runtime (ai-edge-litert), the baseline the numpy
+# runtime is compared with. It has wheels for CPython 3.9-3.12 only, so the
+# venv uses such a Python when the machine has one. Prints its python.
+ensure_litert_venv() {
+  local dir=.venv-litert python candidate
+  if [ ! -x "$dir/bin/python" ]; then
+    for candidate in python3.12 python3.11 python3.10 "$HOME"/.pyenv/versions/3.1[0-2]*/bin/python; do
+      if "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; then
+        python=$candidate
+        break
+      fi
+    done
+    [ -n "${python:-}" ] || { log "No Python 3.10-3.12 for the LiteRT baseline"; return 1; }
+    log "Creating $dir with $("$python" --version) for the LiteRT baseline"
+    "$python" -m venv "$dir" >&2
+  fi
+  if ! "$dir/bin/python" -c "import ai_edge_litert, numpy" 2>/dev/null; then
+    "$dir/bin/python" -m pip install -q ai-edge-litert numpy >&2 || return 1
+  fi
+  echo "$PWD/$dir/bin/python"
+}

@@ -62,7 +62,7 @@ PY314_PIP_EXTRA=()
 PY314_HASS_VERSION=${PY314_HASS_VERSION:-2026.11.0}
 PY314_HASS_REQS=(
   "homeassistant==$PY314_HASS_VERSION"
-  "av>=19.0.0" "PyTurboJPEG>=1.8.3" "onvif-zeep-async>=4.0.1" "WSDiscovery==2.1.2"
+  "av>=19.0.0" "PyTurboJPEG>=1.8.3" "onvif-zeep-async>=4.0.1" "WSDiscovery==2.1.2" "threadpoolctl>=3.5"
   "selenium>=4.32" "py-spy>=0.4"
   pytest pytest-asyncio pytest-timeout pytest-socket
 )

@@ -90,3 +90,20 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
 def reader_threads() -> list[threading.Thread]:
     """The stream reader threads alive now."""
     return [t for t in threading.enumerate() if t.name.startswith("nvr-reader-") and t.is_alive()]
+
+
+class EndWatch:
+    """A packet sink that only notes the end of the connection (beside the sink under test)."""
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+
+    def stream_started(self, media: Any, wall_time: float) -> None:
+        """Nothing to do."""
+
+    def packet(self, packet: Any, audio: bool) -> None:
+        """Nothing to do."""
+
+    def stream_ended(self) -> None:
+        """The connection ended."""
+        self.ended.set()

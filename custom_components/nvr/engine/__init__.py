@@ -8,6 +8,8 @@ Grouped by the stages the data flows through:
 * ``recording``: the recorder (a sink), its files, the index, the archive,
   retention and export;
 * ``motion``: zones, the detector, the event tracker and the worker (a sink);
+* ``objects``: person, vehicle, bicycle and animal detection (numpy), on
+  the pictures motion detection decodes while motion goes on;
 * ``playback``: recorded files as HLS playlists (an hour, or any span),
   the timeline of footage and events, and event clips.
 
@@ -22,6 +24,9 @@ from .motion.events import MotionUpdate
 from .motion.settings import MotionConfig, MotionSettings
 from .motion.worker import MotionWorker
 from .motion.zones import InvalidZoneError, format_polygons, parse_polygons
+from .objects.channel import ChannelObjects, ObjectConfig, ObjectUpdate
+from .objects.presence import LABELS as OBJECT_LABELS
+from .objects.worker import ObjectWorker
 from .playback.boxes import BoxError, LayoutCache
 from .playback.clips import CACHE_FOLDER, ClipCache
 from .playback.playlist import Playlist, ShiftedFile, build_playlist
@@ -56,6 +61,7 @@ __all__ = [
     "CACHE_FOLDER",
     "ENGLISH_CAPTION",
     "MAIN",
+    "OBJECT_LABELS",
     "STILL_DEADLINE",
     "SUB",
     "SUPPORTED_CODECS",
@@ -65,6 +71,7 @@ __all__ = [
     "Caption",
     "Channel",
     "ChannelConfig",
+    "ChannelObjects",
     "ChannelTimeline",
     "ClipCache",
     "Event",
@@ -79,6 +86,9 @@ __all__ = [
     "MotionSettings",
     "MotionUpdate",
     "MotionWorker",
+    "ObjectConfig",
+    "ObjectUpdate",
+    "ObjectWorker",
     "Playlist",
     "PruneResult",
     "Recorder",

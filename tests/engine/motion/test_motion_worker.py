@@ -8,7 +8,6 @@ sessions of the accuracy set run at once.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from engine.motion.worker import MotionWorker
 from engine.stream.reader import StreamReader
 from engine.stream.sinks import FanOutSink
 from rtsp_peer import RtspServer, file_mount, live_mount
-from support import jpeg_size, wait_for
+from support import EndWatch, jpeg_size, wait_for
 
 from ..motion_clips import ClipSpec, Run, crossing, f1, make_clip, pacing, score
 from .test_motion import LEFT, RAMP, RIGHT, SWITCH
@@ -71,22 +70,6 @@ CASES = [
 ]
 
 
-class _EndWatch:
-    """A packet sink that only notes the end of the connection."""
-
-    def __init__(self) -> None:
-        self.ended = threading.Event()
-
-    def stream_started(self, media, wall_time: float) -> None:
-        """Nothing to do."""
-
-    def packet(self, packet, audio: bool) -> None:
-        """Nothing to do."""
-
-    def stream_ended(self) -> None:
-        self.ended.set()
-
-
 @dataclass
 class Session:
     """A reader and a worker on one mount, with what the worker reported."""
@@ -97,7 +80,7 @@ class Session:
     updates: list[MotionUpdate] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.watch = _EndWatch()
+        self.watch = EndWatch()
         self.worker = MotionWorker("chan", self.config, on_event=self.updates.append, on_frame=self._frame)
         self.reader = StreamReader(StreamSource(self.url), "motion-test", sink=FanOutSink(self.worker, self.watch))
 
@@ -270,7 +253,7 @@ def test_motion_mode_records_the_event_with_pre_roll(clip_server: RtspServer, tm
 
 
 def test_channel_hands_the_detection_stream_to_the_motion_sink(rtsp_server) -> None:
-    class Counter(_EndWatch):
+    class Counter(EndWatch):
         def __init__(self) -> None:
             super().__init__()
             self.count = 0

@@ -190,6 +190,23 @@ class MotionDetector:
         """Boolean mask of the working picture where motion counts."""
         return self._active
 
+    def moving_box(self) -> tuple[float, float, float, float] | None:
+        """The box ``(x0, y0, x1, y1)`` in 0..1 around what changed in the last frame; None if nothing did."""
+        moved = self._moved
+        if moved is None:
+            return None
+        rows = np.flatnonzero(moved.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(moved.any(axis=0))
+        height, width = moved.shape
+        return (
+            float(cols[0] / width),
+            float(rows[0] / height),
+            float((cols[-1] + 1) / width),
+            float((rows[-1] + 1) / height),
+        )
+
     def reset(self) -> None:
         """Forget the background; the next frame starts afresh."""
         self._background: np.ndarray | None = None
@@ -199,6 +216,8 @@ class MotionDetector:
         self._streak = 0
         self._motion = False
         self._noise = 0.0
+        self._moved: np.ndarray | None = None
+        """Where the last frame changed, in the active area."""
         self._recent: np.ndarray | None = None
         """How recently each pixel changed (1: in the last analysed frame, fading with ``RECENT_TIME``)."""
         self._longterm: np.ndarray | None = None
@@ -224,6 +243,7 @@ class MotionDetector:
     def _rebaseline(self, small: np.ndarray, ts: float, settle: bool, fraction: float = 0.0) -> MotionResult:
         self._background = small
         self._previous = small
+        self._moved = None
         self._recent = None
         self._longterm = small
         self._last_ts = ts
@@ -278,7 +298,8 @@ class MotionDetector:
 
         active = self._active
         n_active = int(np.count_nonzero(active))
-        fraction = float(np.count_nonzero(changed & active)) / n_active if n_active else 0.0
+        self._moved = changed & active
+        fraction = float(np.count_nonzero(self._moved)) / n_active if n_active else 0.0
         min_fraction = s.min_area / 100.0
         self._decide(fraction, min_fraction)
 

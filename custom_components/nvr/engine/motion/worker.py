@@ -48,6 +48,7 @@ from typing import Any
 import av
 import av.error
 
+from ..objects.channel import ChannelObjects
 from ..stills.fresh import Picture
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
@@ -124,6 +125,8 @@ class MotionWorker:
         """Decodes a picture on demand (the channel's): a camera-reported event's thumbnail while nothing is decoded."""
         self.analysed = 0
         self._shed = LoadShedder(self.label)
+        self.objects: ChannelObjects | None = None
+        """The channel's object detection, offered the pictures analysed while motion goes on."""
 
     # -- public API (any thread) ----------------------------------------------
 
@@ -253,6 +256,8 @@ class MotionWorker:
             item = self._get()
             try:
                 self._events.check(time.time())
+                if self.objects is not None:
+                    self.objects.tick(time.time())
                 if item is None:
                     self._transitions(self._monitor.tracker.tick(time.time() - self._wall_minus_d), None)
                     continue
@@ -379,6 +384,8 @@ class MotionWorker:
         event = monitor.tracker.event
         if event is not None and event.peak_ts == ts:
             self._events.peak_frame = frame
+        if event is not None and self.objects is not None:
+            self.objects.offer(frame, monitor.detector.moving_box(), ts + self._wall_minus_d)
         if self._on_frame is not None:
             self._on_frame(result, stream_ts)
 
@@ -386,6 +393,8 @@ class MotionWorker:
         """End a running event at its natural end (last motion + off delay)."""
         self._transitions(self._monitor.tracker.tick(math.inf), None)
         self._events.finish(time.time())
+        if self.objects is not None:
+            self.objects.finish()
 
     def _on_camera(self, active: bool, at: float, config: MotionConfig | None = None) -> None:
         config = config or self._config
