@@ -109,3 +109,33 @@ def test_manual_recording_in_off_mode(recording_server, tmp_path: Path) -> None:
         assert decode_errors(tmp_path / segment.path) == ""
     events = arc.index.events(kind="manual", newest_first=False)
     assert len(events) == 2 and all(e.end is not None for e in events)
+
+
+def test_objects_mode_records_object_events_with_pre_roll_and_not_motion_alone(
+    recording_server, tmp_path: Path
+) -> None:
+    """Motion alone records nothing; a person seen during it records from pre-roll before the sighting."""
+    settings = RecorderSettings(mode=RecordingMode.OBJECTS, segment_seconds=60, pre_roll=2.0, post_roll=1.0)
+    with recording(recording_server.url("/h264"), tmp_path, settings) as (arc, rec, _chan):
+        wait_for(lambda: rec.video_count > 4.5 * FPS, 10)
+        motion = rec.start_event(EventKind.MOTION, at=time.time() - 3.0)
+        rec.sync()
+        time.sleep(0.5)  # let a batch of packets pass: motion alone must not open a file
+        rec.sync()
+        assert not rec.status.recording
+        rec.end_event(motion, at=time.time())
+        rec.sync()
+        assert not rec.status.recording, "the end of a motion event holds no post-roll in objects mode"
+        seen = time.time()
+        person = rec.start_event(EventKind.PERSON, at=seen)
+        wait_for(lambda: rec.status.recording, 3)
+        time.sleep(0.5)
+        ended = time.time()
+        rec.end_event(person, at=ended, score=0.71)
+        wait_for(lambda: not rec.status.recording, 5)
+    files = files_of_one_take(arc)
+    first, last = files[0], files[-1]
+    assert seen - settings.pre_roll - GOP - SLACK <= first.start <= seen - settings.pre_roll + SLACK, first.start - seen
+    assert last.end >= ended + settings.post_roll - SLACK
+    event = arc.index.event(person)
+    assert event is not None and (event.kind, event.score) == ("person", 0.71)

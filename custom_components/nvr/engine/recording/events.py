@@ -60,6 +60,10 @@ class RunningEvents:
         """Wall time of the oldest event going on."""
         return min((a.event.start for a in self._events.values()), default=None)
 
+    def earliest_start_of(self, kinds: frozenset[EventKind]) -> float | None:
+        """Wall time of the oldest event of one of ``kinds`` going on."""
+        return min((a.event.start for a in self._events.values() if a.event.kind in kinds), default=None)
+
     def manual_ids(self) -> list[str]:
         """Ids of the manual recordings going on."""
         return [i for i, a in self._events.items() if a.event.kind == EventKind.MANUAL]

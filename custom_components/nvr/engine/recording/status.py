@@ -15,6 +15,8 @@ class RecordingMode(StrEnum):
     OFF = "off"
     CONTINUOUS = "continuous"
     MOTION = "motion"
+    OBJECTS = "objects"
+    """Only while a person, vehicle, bicycle or animal is seen (the channel's object detection), with pre-roll."""
 
 
 class RecordingFault(StrEnum):
@@ -37,6 +39,16 @@ class EventKind(StrEnum):
 
     MOTION = "motion"
     MANUAL = "manual"
+    PERSON = "person"
+    VEHICLE = "vehicle"
+    BICYCLE = "bicycle"
+    ANIMAL = "animal"
+
+
+OBJECT_KINDS: frozenset[EventKind] = frozenset(
+    {EventKind.PERSON, EventKind.VEHICLE, EventKind.BICYCLE, EventKind.ANIMAL}
+)
+"""The events of object detection (the recording mode ``objects`` records them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from .events import RunningEvents
 from .files import SegmentFiles
 from .index import RecordingIndex
 from .preroll import PrerollBuffer
-from .status import EventKind, RecorderSettings, RecordingMode
+from .status import OBJECT_KINDS, EventKind, RecorderSettings, RecordingMode
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class WriterState:
         self.files = SegmentFiles(channel, root, index, make_room, label, publish)
         self.events = RunningEvents(channel, root, index, label)
         self._hold_until = 0.0
-        """Motion mode writes until this wall time (last event end + post-roll)."""
+        """Motion (objects) mode writes until this wall time (last motion (object) event end + post-roll)."""
         self._audio_hold: list[EncodedPacket] = []
         """Audio for the open file newer than the last video written: it goes to a file by its time."""
         self._stopping = False
@@ -120,7 +120,15 @@ class WriterState:
             return True
         if mode == RecordingMode.MOTION:
             return bool(self.events) or now < self._hold_until
+        if mode == RecordingMode.OBJECTS:
+            return self.events.earliest_start_of(OBJECT_KINDS) is not None or now < self._hold_until
         return False
+
+    def _trigger_start(self) -> float | None:
+        """When the oldest event that makes this mode record began (where its pre-roll reaches back from)."""
+        if self.settings.mode == RecordingMode.OBJECTS:
+            return self.events.earliest_start_of(OBJECT_KINDS | {EventKind.MANUAL})
+        return self.events.earliest_start
 
     def on_packet(self, packet: EncodedPacket, audio: bool, arrival: float | None = None) -> None:
         """One packet of the stream; ``arrival`` is the wall time it reached the recorder."""
@@ -198,7 +206,7 @@ class WriterState:
         if files.writer is None and files.written_until is None and self.settings.mode == RecordingMode.CONTINUOUS:
             return  # a new connection's first file starts at its first keyframe
         horizon = now_wall - self.settings.pre_roll
-        earliest = self.events.earliest_start
+        earliest = self._trigger_start()
         if files.writer is None and earliest is not None:
             horizon = min(horizon, earliest - self.settings.pre_roll)
         self._preroll.trim(horizon)
@@ -215,7 +223,7 @@ class WriterState:
         """Open a file at a buffered keyframe reaching back pre_roll seconds, and write the buffer."""
         now = self._preroll.newest.start
         target = now - self.settings.pre_roll
-        trigger = self.events.earliest_start
+        trigger = self._trigger_start()
         trigger = now if trigger is None else trigger
         target = min(target, trigger - self.settings.pre_roll)
         written_until = self.files.written_until
@@ -306,7 +314,8 @@ class WriterState:
         event = self.events.end(event_id, at, score, thumbnail)
         if event is None:
             return
-        if event.kind == EventKind.MOTION:
+        objects = self.settings.mode == RecordingMode.OBJECTS
+        if (event.kind in OBJECT_KINDS) if objects else (event.kind == EventKind.MOTION):
             self._hold_until = max(self._hold_until, at + self.settings.post_roll)
         self._publish()
 
