@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.objects_scenes import crossing, encode  # noqa: E402
 from tests.rtsp_peer import RtspServer, RtspServerError, live_mount, make_clip  # noqa: E402
 
 STEADY_PORT = 8554
@@ -54,7 +55,8 @@ CHANNELS: list[dict] = [
         "sub": ("/front/sub", "testsrc2", 640, 360),
     },
     {"name": "Driveway", "port": STEADY_PORT, "main": ("/driveway", "testsrc", 1280, 720)},
-    {"name": "Garden", "port": STEADY_PORT, "main": ("/garden", "mandelbrot", 640, 480)},
+    # A person crossing grass (real photographs): motion, and person detection.
+    {"name": "Garden", "port": STEADY_PORT, "main": ("/garden", "person", 640, 360), "objects": ["person", "vehicle"]},
     {"name": "Garage", "port": FLAKY_PORT, "main": ("/garage", "gradients=speed=0.05", 960, 540), "flaky": True},
 ]
 
@@ -81,6 +83,7 @@ def channel_list() -> list[dict[str, str]]:
             "main_url": url(ch["port"], ch["main"][0]),
             "sub_url": url(ch["port"], ch["sub"][0]) if "sub" in ch else "",
             "flaky": bool(ch.get("flaky")),
+            **({"objects": ch["objects"]} if "objects" in ch else {}),
         }
         for ch in CHANNELS
     ]
@@ -93,7 +96,10 @@ def clip(cache: Path, pattern: str, width: int, height: int) -> Path:
     if not path.exists():
         log(f"making clip {path.name}")
         tmp = path.with_name(f".{path.stem}.tmp.ts")
-        make_clip(tmp, width=width, height=height, fps=15, gop=15, seconds=CLIP_SECONDS, pattern=pattern)
+        if pattern == "person":  # someone walks across every 10 s
+            encode(crossing("cameraman", "grass", 0.08, seconds=10.0, enter=1.0, leave=5.0), tmp)
+        else:
+            make_clip(tmp, width=width, height=height, fps=15, gop=15, seconds=CLIP_SECONDS, pattern=pattern)
         tmp.replace(path)
     return path
 

@@ -360,6 +360,9 @@ async def add_channel(api: Api, entry_id: str, channel: dict[str, Any]) -> None:
     data = {"name": channel["name"], "main_url": channel["main_url"], "rtsp_transport": "tcp"}
     if channel.get("sub_url"):
         data["sub_url"] = channel["sub_url"]
+    for key in ("objects", "object_min_score"):  # person and vehicle detection
+        if key in channel:
+            data[key] = channel[key]
     path = f"/api/config/config_entries/subentries/flow/{form['flow_id']}"
     deadline = time.monotonic() + CHANNEL_RETRY_SECONDS
     while True:
@@ -413,6 +416,7 @@ async def channel_entities(api: Api, entry_id: str) -> list[dict[str, Any]]:
                 "sub_camera": mine.get(("camera", "sub")),
                 "signal": mine.get(("binary_sensor", "video_signal")),
                 "motion": mine.get(("binary_sensor", "motion")),
+                "person": mine.get(("binary_sensor", "person")),
                 "recording": mine.get(("binary_sensor", "recording")),
             }
         )

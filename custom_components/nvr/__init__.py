@@ -31,6 +31,7 @@ from .const import (
     STATS_INTERVAL,
     channels_signal,
     motion_signal,
+    object_signal,
     storage_signal,
 )
 from .device_discovery import async_follow_discovery_option, async_stop_discovery
@@ -44,6 +45,7 @@ from .device_runtime import (
 from .entity import async_add_channel_entities
 from .ffmpeg_log import async_keep_ffmpeg_log_hook_off
 from .frontend import async_setup_frontend
+from .objects import object_config
 from .repairs import async_clear_storage_issue, async_raise_storage_issue
 from .runtime import (
     ChannelRuntime,
@@ -339,6 +341,10 @@ def _async_apply_live_settings(
         for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
             if identifier in device.identifiers:
                 device_registry.async_update_device(device.id, name=name)
+    if runtime.objects is not None and (found := object_config(subentry.data)) != runtime.objects.config:
+        # Events of labels no longer wanted end now: their snapshots are written, off the loop.
+        hass.async_add_executor_job(runtime.objects.apply, found)
+        async_dispatcher_send(hass, object_signal(entry.entry_id, subentry.subentry_id), None)
     if (config := motion_config(subentry.data, entry.runtime_data.devices)) != runtime.motion.config:
         runtime.motion.apply(config)  # queued to the motion worker's thread
         async_dispatcher_send(hass, motion_signal(entry.entry_id, subentry.subentry_id), None)

@@ -1,4 +1,7 @@
-"""The "Video signal", "Recording" and "Motion" sensors of each channel; a connected device's "Camera events"."""
+"""The "Video signal", "Recording", "Motion", "Person" and "Vehicle" sensors of each channel.
+
+A connected device also has its "Camera events" sensor.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import device_state_signal
+from .const import device_state_signal, object_signal
 from .device_runtime import DeviceRuntime, device_identifier
-from .engine import MAIN
+from .engine import MAIN, ObjectUpdate
 from .entity import NvrChannelEntity, NvrMotionEntity, NvrRecordingEntity, async_setup_channel_entities
+from .objects import object_config
 from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
 
 PARALLEL_UPDATES = 0
@@ -33,6 +37,8 @@ async def async_setup_entry(
             VideoSignalSensor(entry, subentry, runtime),
             RecordingSensor(entry, subentry, runtime),
             MotionSensor(entry, subentry, runtime),
+            ObjectSensor(entry, subentry, runtime, "person"),
+            ObjectSensor(entry, subentry, runtime, "vehicle"),
         ]
 
     await async_setup_channel_entities(entry, async_add_entities, _entities)
@@ -203,3 +209,43 @@ class MotionSensor(NvrMotionEntity, BinarySensorEntity):
             attrs["event_id"] = update.event_id
             attrs["score"] = round(update.score, 2)
         return attrs
+
+
+class ObjectSensor(NvrMotionEntity, BinarySensorEntity):
+    """On while a person (or a vehicle) is seen on the channel, and for a few seconds after."""
+
+    _attr_device_class = BinarySensorDeviceClass.OCCUPANCY
+
+    def __init__(self, entry: NvrConfigEntry, subentry: ConfigSubentry, runtime: ChannelRuntime, label: str) -> None:
+        """Create the sensor of one label of one channel."""
+        super().__init__(entry, subentry, runtime)
+        self._label = label
+        self._state = runtime.object_state
+        self._attr_translation_key = label
+        self._attr_unique_id = f"{subentry.subentry_id}_{label}"
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the label is seen now."""
+        return self._label in self._state.present
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Whether the label is detected at all, and the current sighting's score and box."""
+        config = object_config(self.channel_data)
+        attrs: dict[str, Any] = {"detecting": self._label in config.labels, "min_score": round(config.min_score, 2)}
+        if (update := self._state.present.get(self._label)) is not None:
+            attrs |= {"score": round(update.score, 2), "box": [round(v, 4) for v in update.box]}
+        return attrs
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the channel's object events and settings."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(self.hass, object_signal(self._entry_id, self._subentry_id), self._async_update)
+        )
+
+    @callback
+    def _async_update(self, update: ObjectUpdate | None) -> None:
+        if update is None or update.label == self._label:
+            self.async_write_ha_state()

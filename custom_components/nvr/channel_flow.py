@@ -33,6 +33,8 @@ from .const import (
     CONF_MOTION_LOW_POWER,
     CONF_MOTION_MASKS,
     CONF_MOTION_ZONES,
+    CONF_OBJECT_MIN_SCORE,
+    CONF_OBJECTS,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RTSP_TRANSPORT,
@@ -40,6 +42,7 @@ from .const import (
     CONF_STREAM_FORMATS,
     CONF_SUB_URL,
     DEFAULT_MOTION_DETECT_FPS,
+    DEFAULT_OBJECT_MIN_SCORE,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
     DEFAULT_SHARE_CONNECTION,
@@ -49,6 +52,7 @@ from .const import (
     PROBE_TIMEOUT,
 )
 from .engine import (
+    OBJECT_LABELS,
     TRANSPORTS,
     InvalidUrlError,
     InvalidZoneError,
@@ -62,6 +66,7 @@ from .engine import (
     split_credentials,
     stream_key,
 )
+from .objects import object_config
 from .runtime import channel_subentries
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -95,6 +100,14 @@ CHANNEL_SCHEMA = vol.Schema(
             NumberSelectorConfig(min=0.5, max=15, step=0.5, unit_of_measurement="fps", mode=NumberSelectorMode.BOX)
         ),
         vol.Required(CONF_MOTION_LOW_POWER, default=False): BooleanSelector(),
+        vol.Optional(CONF_OBJECTS, default=[]): SelectSelector(
+            SelectSelectorConfig(
+                options=list(OBJECT_LABELS), multiple=True, mode=SelectSelectorMode.LIST, translation_key=CONF_OBJECTS
+            )
+        ),
+        vol.Required(CONF_OBJECT_MIN_SCORE, default=DEFAULT_OBJECT_MIN_SCORE): NumberSelector(
+            NumberSelectorConfig(min=20, max=95, step=5, unit_of_measurement="%", mode=NumberSelectorMode.SLIDER)
+        ),
         vol.Required(CONF_SHARE_CONNECTION, default=DEFAULT_SHARE_CONNECTION): BooleanSelector(),
     }
 )
@@ -249,6 +262,8 @@ class ChannelSubentryFlow(ConfigSubentryFlow):
             CONF_MOTION_MASKS: polygons[CONF_MOTION_MASKS],
             CONF_MOTION_DETECT_FPS: float(user_input.get(CONF_MOTION_DETECT_FPS, DEFAULT_MOTION_DETECT_FPS)),
             CONF_MOTION_LOW_POWER: bool(user_input.get(CONF_MOTION_LOW_POWER, False)),
+            CONF_OBJECTS: list(object_config(user_input).labels),
+            CONF_OBJECT_MIN_SCORE: round(object_config(user_input).min_score * 100),
             CONF_SHARE_CONNECTION: bool(user_input.get(CONF_SHARE_CONNECTION, DEFAULT_SHARE_CONNECTION)),
             CONF_STREAM_FORMATS: {
                 role: [info.codec, info.width, info.height]

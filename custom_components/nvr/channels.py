@@ -41,6 +41,7 @@ from .engine import (
     Archive,
     Channel,
     ChannelConfig,
+    ChannelObjects,
     MotionConfig,
     MotionUpdate,
     MotionWorker,
@@ -52,6 +53,7 @@ from .engine import (
     StreamStatus,
     VideoFormat,
 )
+from .objects import ObjectState, get_object_worker, object_config, object_handler
 from .repairs import ChannelIssues, RecordingIssues
 from .runtime import (
     ChannelRuntime,
@@ -108,7 +110,13 @@ def _status_callback(hass: HomeAssistant, entry_id: str, subentry_id: str, issue
 
 
 def _motion_callback(
-    hass: HomeAssistant, entry: NvrConfigEntry, subentry_id: str, name: str, state: MotionState, root: Path | None
+    hass: HomeAssistant,
+    entry: NvrConfigEntry,
+    subentry_id: str,
+    name: str,
+    state: MotionState,
+    objects: ObjectState,
+    root: Path | None,
 ):
     signal = motion_signal(entry.entry_id, subentry_id)
 
@@ -116,6 +124,9 @@ def _motion_callback(
     def _on_loop(update: MotionUpdate) -> None:
         state.motion = update.kind == "motion_start"
         state.update = update
+        if state.motion:  # what object detection sees from now on is this event's
+            objects.seen = {label: round(u.score, 2) for label, u in objects.present.items()}
+        state.objects = dict(objects.seen)
         if update.jpeg is not None:
             state.image = update.jpeg
             state.image_time = dt_util.utcnow()
@@ -134,6 +145,7 @@ def _motion_callback(
                 "end": dt_util.utc_from_timestamp(update.end).isoformat() if update.end is not None else None,
                 "score": round(update.score, 2),
                 "snapshot": str(root / update.thumbnail) if root is not None and update.thumbnail else None,
+                "objects": state.objects,
             },
         )
 
@@ -224,6 +236,7 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         RecordingIssues(hass, entry.entry_id, sid, name, str(archive.root)) if archive is not None else None
     )
     state = MotionState()
+    object_state = ObjectState()
     root = archive.root if archive is not None else None
     on_recorder = (
         _recorder_callback(hass, entry.entry_id, sid, recording_issues) if recording_issues is not None else None
@@ -238,11 +251,22 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         recorder_settings(entry.options, subentry.data),
         motion_config(subentry.data, data.devices),
         on_recorder,
-        _motion_callback(hass, entry, sid, name, state, root),
+        _motion_callback(hass, entry, sid, name, state, object_state, root),
         _status_callback(hass, entry.entry_id, sid, issues),
         data.snapshots,
         await async_get_relay(hass) if _shares(subentry) else None,
     )
+    handler = object_handler(hass, entry.entry_id, sid, name, object_state, root)
+    objects = ChannelObjects(
+        sid,
+        get_object_worker(hass),
+        object_config(subentry.data),
+        label=name,
+        recorder=recorder,
+        root=root,
+        on_event=lambda update: _threadsafe(hass, handler, update),
+    )
+    worker.objects = objects
     runtime = ChannelRuntime(
         subentry_id=sid,
         name=name,
@@ -254,6 +278,8 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         recording_issues=recording_issues,
         stream_data=stream_part(stream_data),
         shared=channel.relay is not None,
+        objects=objects,
+        object_state=object_state,
     )
     data.channels[sid] = runtime
     return runtime

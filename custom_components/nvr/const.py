@@ -115,6 +115,22 @@ EVENT_MOTION: Final = "nvr_motion"
 """Bus event fired when a channel's motion event starts or ends."""
 
 
+# Object detection, per channel (subentry data; read with .get and these defaults; applied live).
+CONF_OBJECTS: Final = "objects"
+"""The labels a channel detects (person, vehicle, bicycle, animal); none: detection is off."""
+CONF_OBJECT_MIN_SCORE: Final = "object_min_score"
+"""The minimum score, in percent, of a sighting that counts."""
+OBJECT_KEYS: Final = frozenset({CONF_OBJECTS, CONF_OBJECT_MIN_SCORE})
+DEFAULT_OBJECT_MIN_SCORE: Final = 50
+EVENT_OBJECT: Final = "nvr_object"
+"""Bus event fired when a person, vehicle, bicycle or animal is first seen on a channel, and when it is gone."""
+
+
+def object_signal(entry_id: str, subentry_id: str) -> str:
+    """Dispatcher signal carrying an ObjectUpdate (or None: settings changed) for one channel."""
+    return f"{DOMAIN}_object_{entry_id}_{subentry_id}"
+
+
 def motion_signal(entry_id: str, subentry_id: str) -> str:
     """Dispatcher signal carrying a MotionUpdate (or None: settings changed) for one channel."""
     return f"{DOMAIN}_motion_{entry_id}_{subentry_id}"

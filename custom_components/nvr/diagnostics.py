@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_MAIN_URL, CONF_SERIAL, CONF_SUB_URL
 from .engine import redact
+from .objects import DATA_OBJECTS
 from .runtime import NvrConfigEntry, channel_subentries, device_subentries
 
 TO_REDACT = {CONF_USERNAME, CONF_PASSWORD}
@@ -43,6 +44,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
                 "settings": asdict(recorder.settings),
                 "status": asdict(recorder.status),
             }
+        objects = runtime.objects if runtime is not None else None
         channels.append(
             {
                 "subentry_id": subentry.subentry_id,
@@ -50,6 +52,13 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
                 "config": data,
                 "streams": streams,
                 "recording": recording,
+                "objects": None
+                if objects is None
+                else {
+                    "labels": list(objects.config.labels),
+                    "min_score": objects.config.min_score,
+                    "present": objects.present,
+                },
             }
         )
     devices = []
@@ -73,7 +82,9 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
         "stats": asdict(runtime.stats) if runtime.stats is not None else None,
         "retention": asdict(runtime.archive.pruner.policy) if runtime.archive is not None else None,
     }
+    worker = hass.data.get(DATA_OBJECTS)
     return {
+        "object_detection": None if worker is None else {"failed": worker.failed, "stats": asdict(worker.stats)},
         "entry": {
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),

@@ -49,7 +49,14 @@ HOUR_ALIGN = 900
 """Local hours start on a quarter of a UTC hour (+05:30, +05:45 zones), so hour ids must too."""
 HLS_MIME = "application/x-mpegURL"
 """What HA's frontend hands to its HLS player (it compares this exact string); cast accepts it too."""
-KIND_TITLES = {"motion": "Motion", "manual": "Manual"}
+KIND_TITLES = {
+    "motion": "Motion",
+    "manual": "Manual",
+    "person": "Person",
+    "vehicle": "Vehicle",
+    "bicycle": "Bicycle",
+    "animal": "Animal",
+}
 REMOVED = "removed"
 """The folder of deleted channels (not a valid channel id: those are ULIDs)."""
 

@@ -63,6 +63,7 @@ from .const import (
     DEFAULT_SEGMENT_SECONDS,
     DEFAULT_TRANSPORT,
     MOTION_KEYS,
+    OBJECT_KEYS,
     RECORDER_STOP_TIMEOUT,
     RECORDING_KEYS,
     SUBENTRY_CHANNEL,
@@ -72,6 +73,7 @@ from .devices.model import DeviceErrorReason
 from .engine import (
     Archive,
     Channel,
+    ChannelObjects,
     MotionConfig,
     MotionSettings,
     MotionUpdate,
@@ -128,6 +130,8 @@ class MotionState:
     """The latest start or end."""
     image: bytes | None = None
     """JPEG of the latest event's peak frame (its first frame while it runs)."""
+    objects: dict[str, float] = field(default_factory=dict)
+    """What object detection saw during the latest event: label -> best score."""
     image_time: datetime | None = None
 
 
@@ -150,6 +154,10 @@ class ChannelRuntime:
     """Whether HA's viewers read its streams from the relay ("Share one camera connection")."""
     entities: list[Entity] = field(default_factory=list)
     """Its entities, to remove them when the channel is rebuilt or deleted."""
+    objects: ChannelObjects | None = None
+    """Its person and vehicle detection (fed by the motion worker)."""
+    object_state: Any = None
+    """What HA shows of it (``objects.ObjectState``)."""
 
 
 @dataclass
@@ -192,7 +200,7 @@ class NvrData:
 type NvrConfigEntry = ConfigEntry[NvrData]
 
 
-LIVE_KEYS = RECORDING_KEYS | MOTION_KEYS | {CONF_NAME, CONF_STREAM_FORMATS, CONF_SHARE_CONNECTION}
+LIVE_KEYS = RECORDING_KEYS | MOTION_KEYS | OBJECT_KEYS | {CONF_NAME, CONF_STREAM_FORMATS, CONF_SHARE_CONNECTION}
 """Channel data that changes without rebuilding the channel."""
 
 

@@ -23,7 +23,15 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .const import DOMAIN, channels_signal, motion_signal, recording_signal, status_signal, storage_signal
+from .const import (
+    DOMAIN,
+    channels_signal,
+    motion_signal,
+    object_signal,
+    recording_signal,
+    status_signal,
+    storage_signal,
+)
 from .engine import MAIN
 from .repairs import storage_issue_id
 from .runtime import ChannelRuntime, NvrConfigEntry
@@ -35,6 +43,8 @@ ENTITIES = {
     "video_signal": ("binary_sensor", "video_signal"),
     "recording": ("binary_sensor", "recording"),
     "motion": ("binary_sensor", "motion"),
+    "person": ("binary_sensor", "person"),
+    "vehicle": ("binary_sensor", "vehicle"),
     "recording_mode": ("select", "recording_mode"),
 }
 """Key in the payload -> (platform, unique id suffix) of a channel's entities."""
@@ -72,6 +82,7 @@ def channel_status(hass: HomeAssistant, entry: NvrConfigEntry, runtime: ChannelR
         "online": online,
         "recording": bool(recording and recording.recording and online),
         "motion": runtime.motion_state.motion,
+        "objects": sorted(runtime.object_state.present) if runtime.object_state is not None else [],
         "fault": recording.fault.value if recording and recording.fault else None,
         "issue": any(registry.async_get_issue(DOMAIN, issue) is not None for issue in issues),
     }
@@ -174,7 +185,7 @@ def ws_subscribe(hass: HomeAssistant, connection: websocket_api.ActiveConnection
         entries = _loaded(hass, entry_id)
         for entry in entries:
             for subentry_id in entry.runtime_data.channels:
-                for signal in (status_signal, recording_signal, motion_signal):
+                for signal in (status_signal, recording_signal, motion_signal, object_signal):
                     channel_unsubs.append(
                         async_dispatcher_connect(
                             hass,

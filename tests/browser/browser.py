@@ -45,6 +45,12 @@ return [...card.shadowRoot.querySelectorAll(".tile")].map((tile) => {
     name: tile.querySelector(".name") ? tile.querySelector(".name").textContent : null,
     rec: visible(tile.querySelector(".rec")),
     alarm: visible(tile.querySelector(".alarm")),
+    objects: [...tile.querySelectorAll(".objects .object")].map((mark) => ({
+      label: mark.dataset.label,
+      title: mark.title,
+      icon: mark.querySelector("ha-icon") ? mark.querySelector("ha-icon").icon : null,
+      shown: mark.getBoundingClientRect().width > 0,
+    })),
     overlay: visible(overlay),
     overlay_text: overlay ? overlay.querySelector(".text").textContent : null,
     overlay_covers: visible(overlay) && overlay.getBoundingClientRect().width >= tile.getBoundingClientRect().width - 1,

@@ -3,7 +3,8 @@
 Session fixtures:
 
 * ``feeds``: live RTSP mounts (gst-rtsp-server): Front door (main and sub),
-  Driveway and Garden (a box crossing every 4 s: motion) on one server,
+  Driveway and Garden (a person crossing grass every 4 s, composed from real
+  photographs: motion, and person detection) on one server,
   Garage on a server of its own that tests stop and start. Front door's
   and Garage's main streams burn their frame number into every picture
   (``rtsp_peer.read_frame_code``), so playback tests can tell which moment a
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from motion_feed import make_motion_clip
+from objects_scenes import crossing, encode
 from rtsp_peer import RtspServer, live_mount, make_clip
 
 from .browser import Browser
@@ -33,6 +34,8 @@ WALL = "/nvr-test/wall"
 STILLS = "/nvr-test/stills"
 GARAGE = "/nvr-test/garage"
 NINE = "/nvr-test/nine"
+GARDEN = crossing("cameraman", "grass", 0.08, seconds=4.0, enter=0.5, leave=2.0)
+"""A person crossing grass from 0.5 s to 2 s of every 4 s (like a motion test's box)."""
 CODED_SECONDS = 120
 """Length of the coded clips: a frame number names one moment within this long."""
 
@@ -51,7 +54,7 @@ class Feeds:
             live_mount("/front", make_clip(folder / "front.ts", 640, 360, seconds=CODED_SECONDS, coded=True)),
             live_mount("/front_sub", make_clip(folder / "front_sub.ts", 320, 180, seconds=6, pattern="testsrc2")),
             live_mount("/driveway", make_clip(folder / "driveway.ts", 640, 360, seconds=6, pattern="smptebars")),
-            live_mount("/garden", make_motion_clip(folder / "garden.ts", moves=[(0.5, 2.0)])),
+            live_mount("/garden", encode(GARDEN, folder / "garden.ts")),
         ]
         self.steady = RtspServer(steady)
         garage = make_clip(folder / "garage.ts", 640, 360, seconds=CODED_SECONDS, coded=True)
@@ -62,7 +65,7 @@ class Feeds:
         return [
             {"name": "Front door", "main_url": self.steady.url("/front"), "sub_url": self.steady.url("/front_sub")},
             {"name": "Driveway", "main_url": self.steady.url("/driveway")},
-            {"name": "Garden", "main_url": self.steady.url("/garden")},
+            {"name": "Garden", "main_url": self.steady.url("/garden"), "objects": ["person", "vehicle"]},
             {"name": "Garage", "main_url": self.garage.url("/garage")},
         ]
 

@@ -228,7 +228,18 @@ return [...tl.shadowRoot.querySelectorAll('.row')].map((r) => ({channel: r.datas
         assert rows[channel["id"]]["spans"] == len(channel["spans"]), (channel["name"], rows[channel["id"]])
     assert rows[garage]["spans"] >= 2, "the Garage mount was stopped: its bar has a gap"
     assert rows[channel_id(nvr_hass, "Front door")]["spans"] == 1, "continuous footage is one bar"
-    assert any("motion" in m for m in rows[channel_id(nvr_hass, "Garden")]["marks"]), "Garden's motion has marks"
+    garden = channel_id(nvr_hass, "Garden")
+    assert any("motion" in m for m in rows[garden]["marks"]), "Garden's motion has marks"
+    # Garden's feed is a person crossing: person detection's events are marked too, and the filter keeps them alone.
+    assert any(m == "mark person" for m in rows[garden]["marks"]), rows[garden]["marks"]
+    pick = PANEL + "const f = root.querySelector('select.event-filter'); f.value = arguments[0];"
+    pick += " f.dispatchEvent(new Event('change')); return [...f.options].map((o) => o.textContent);"
+    options = browser.script(pick, "person")
+    assert options == ["All events", "Motion", "Person", "Vehicle", "Bicycle", "Animal", "Manual recording"]
+    rows = {r["channel"]: r for r in browser.wait("the bars", lambda: browser.script(bars), 30)}
+    assert rows[garden]["marks"] and set(rows[garden]["marks"]) == {"mark person"}, rows[garden]["marks"]
+    browser.screenshot("playback-page-person-events")
+    browser.script(pick, "")
     shown_day = browser.script(PANEL + "return root.querySelector('.day-button').textContent")
     assert shown_day == browser.script(PANEL + "return panel._day"), "the day picker names the day shown"
     browser.screenshot("playback-page")
@@ -455,7 +466,9 @@ def test_next_and_previous_event(browser: Browser, nvr_hass: Hass, recorded) -> 
     def event_starts() -> list[float]:
         now = time.time()
         answer = nvr_hass.ws("nvr/timeline", entry_id=nvr_hass.entry_id, channels=[garden], start=now - 3600, end=now)
-        return sorted(e["start"] for e in answer["channels"][0]["events"] if e["end"] is not None)
+        return sorted(
+            e["start"] for e in answer["channels"][0]["events"] if e["end"] is not None and e["kind"] == "motion"
+        )
 
     starts = browser.wait("three of Garden's motion events", lambda: len(s := event_starts()) >= 3 and s, 60)
     moment = starts[-3] + 0.5

@@ -162,6 +162,18 @@ def test_record_and_alarm_marks(wall: Browser, nvr_hass: Hass) -> None:
     assert not tile(wall, "Driveway")["alarm"], "a still picture shows an alarm"
 
 
+def test_a_person_on_a_channel_shows_in_its_alarm_mark(wall: Browser, nvr_hass: Hass) -> None:
+    """Garden's feed is a person crossing grass: its person sensor turns on and the tile shows a walker."""
+    person = next(c["person"] for c in nvr_hass.channels if c["title"] == "Garden")
+    assert person, "Garden has no person sensor"
+    seen = wall.wait("a person on Garden's tile", lambda: (t := tile(wall, "Garden")) and t["objects"], 60, step=0.1)
+    assert seen == [{"label": "person", "title": "Person", "icon": "mdi:walk", "shown": True}]
+    assert state(nvr_hass, person) == "on"
+    wall.screenshot("person-mark")
+    for name in ("Front door", "Driveway", "Garage"):
+        assert tile(wall, name)["objects"] == [], f"{name} shows an object it cannot have"
+
+
 def test_dead_channel_shows_no_video_signal_then_plays_again(wall: Browser, feeds: Feeds) -> None:
     feeds.garage.stop()
     stopped = time.monotonic()

@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from rtsp_peer import RtspServer, live_mount
 from support import async_wait_for, jpeg_size
 
-from custom_components.nvr.const import EVENT_MOTION, SUBENTRY_CHANNEL
+from custom_components.nvr.const import EVENT_MOTION, EVENT_OBJECT, SUBENTRY_CHANNEL
 from custom_components.nvr.logbook import async_describe_events
 
 from .conftest import channel_data
@@ -121,7 +121,14 @@ async def test_motion_entities_bus_events_and_blueprint(
     state = hass.states.get(SENSOR)
     assert state.state == "off" and state.attributes["device_class"] == "motion"
     assert state.attributes["detection"] is True
-    assert hass.states.get(EVENT_ENTITY).attributes["event_types"] == ["motion_start", "motion_end"]
+    assert hass.states.get(EVENT_ENTITY).attributes["event_types"] == [
+        "motion_start",
+        "motion_end",
+        "person",
+        "vehicle",
+        "bicycle",
+        "animal",
+    ]
 
     def sensor_states() -> list[tuple[str, float]]:
         return [(s, t) for e, s, _a, t in changes if e == SENSOR]
@@ -251,6 +258,8 @@ async def test_zones_and_masks_in_the_channel_flow(hass: HomeAssistant, make_ent
         motion_masks="[[[0.4, 0], [0.6, 0], [0.6, 0.2], [0.4, 0.2]]]",
         motion_detect_fps=2,
         motion_low_power=True,
+        objects=["bicycle", "person"],
+        object_min_score=60,
     )
     assert result["step_id"] == "confirm"
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
@@ -262,6 +271,10 @@ async def test_zones_and_masks_in_the_channel_flow(hass: HomeAssistant, make_ent
     config = entry.runtime_data.channels[sid].motion.config
     assert len(config.settings.zones) == 2 and len(config.settings.masks) == 1
     assert config.settings.detect_fps == 2 and config.low_power is True
+    assert (data["objects"], data["object_min_score"]) == (["person", "bicycle"], 60)
+    objects = entry.runtime_data.channels[sid].objects
+    await async_wait_for(hass, lambda: objects.config.labels == ("person", "bicycle"), 5)
+    assert objects.config.min_score == 0.6
     assert entry.runtime_data.channels[sid] is channel, "applied without a reload"
 
 
@@ -276,3 +289,7 @@ async def test_logbook_describes_motion_events(hass: HomeAssistant) -> None:
         "entity_id": "camera.front_door",
     }
     assert describe(Event(EVENT_MOTION, {**data, "kind": "end"}))["message"] == "motion ended (peak score 3.2)"
+    describe = described[("nvr", EVENT_OBJECT)]
+    data = {**data, "label": "person", "score": 0.71}
+    assert describe(Event(EVENT_OBJECT, data))["message"] == "saw a person (score 0.71)"
+    assert describe(Event(EVENT_OBJECT, {**data, "kind": "end"}))["message"] == "person gone (best score 0.71)"

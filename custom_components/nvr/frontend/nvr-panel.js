@@ -7,6 +7,7 @@
 // a signed link from HA's media source. Opened from the wall card as /nvr?entry=…&channels=…&t=….
 
 import { el, icon } from "./nvr-dom.js";
+import { EVENT_KINDS, eventFilter, shown, storedKinds } from "./nvr-event-filter.js";
 import { language } from "./nvr-i18n.js";
 import { Screen, canDecode } from "./nvr-panel-screen.js";
 import { STRINGS, tr } from "./nvr-panel-strings.js";
@@ -153,7 +154,12 @@ class NvrPanel extends HTMLElement {
     this._selectButton.classList.add("select");
     this._exportButton = this._button(tr(this._hass, "export"), "", () => this.exportChannels());
     this._exportButton.classList.add("export");
+    this._filter = eventFilter((key) => tr(this._hass, key), (kinds) => {
+      this._timeline.kinds = kinds;
+      this._timeline.render();
+    });
     bar.append(this._nvrSelect, day, this._prevEvent, this._playButton, this._nextEvent, ...this._speedButtons);
+    bar.append(this._filter);
     bar.append(el("span", "spacer"), this._selectButton, this._exportButton);
     this._screensNode = el("div", "screens");
     this._hint = el("div", "hint", tr(this._hass, "loading"));
@@ -164,7 +170,8 @@ class NvrPanel extends HTMLElement {
     this._timeline = document.createElement("nvr-timeline");
     this._timeline.locale = language(this._hass, STRINGS);
     this._timeline.timeZone = this._tz;
-    this._timeline.labels = { motion: tr(this._hass, "motion"), manual: tr(this._hass, "manual") };
+    this._timeline.labels = Object.fromEntries(EVENT_KINDS.map((kind) => [kind, tr(this._hass, kind)]));
+    this._timeline.kinds = storedKinds();
     this._timeline.addEventListener("seek", (e) => this.seek(e.detail.wall));
     this._timeline.addEventListener("select", (e) => (this._selection = [e.detail.start, e.detail.end]));
     this._timeline.addEventListener("toggle", (e) => this._toggleChannel(e.detail.channel, e.detail.checked, e.detail.box));
@@ -358,7 +365,7 @@ class NvrPanel extends HTMLElement {
   _jumpEvent(direction) {
     const wall = this._playback && this._playback.wall != null ? this._playback.wall : this._timeline.view[0];
     const starts = this._channelsPlaying()
-      .flatMap((c) => c.events.map((e) => e.start))
+      .flatMap((c) => c.events.filter((e) => shown(this._timeline.kinds, e.kind)).map((e) => e.start))
       .sort((a, b) => a - b);
     const target =
       direction > 0

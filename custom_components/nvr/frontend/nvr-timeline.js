@@ -3,10 +3,13 @@
 // Zoom with the wheel or a pinch (around the pointer, down to MIN_VIEW seconds across the bar); pan by
 // dragging or with the arrow keys (+ and - zoom). A click (a press that does not move) fires "seek"
 // with the moment under the pointer. In selection mode (or with Shift held) a drag selects a span and
-// fires "select". Hovering or tapping an event mark shows its time, kind and thumbnail.
+// fires "select". Hovering or tapping an event mark shows its time, kind and thumbnail. Marks are
+// coloured by kind (motion, manual, and object detection's person, vehicle, bicycle, animal); ``kinds``
+// limits which are shown.
 // Times are shown in Home Assistant's time zone.
 
 import { el } from "./nvr-dom.js";
+import { EVENT_KINDS, shown } from "./nvr-event-filter.js";
 
 const MIN_VIEW = 60;
 const DRAG_PX = 4;
@@ -32,6 +35,10 @@ const STYLE = `
   .mark { position: absolute; top: 3px; width: 6px; height: 22px; margin-left: -3px; border-radius: 2px; cursor: pointer; z-index: 2; }
   .mark.motion { background: #ff9800; }
   .mark.manual { background: #42a5f5; }
+  .mark.person { background: #ef5350; }
+  .mark.vehicle { background: #26c6da; }
+  .mark.bicycle { background: #9ccc65; }
+  .mark.animal { background: #a1887f; }
   .mark.other { background: #ab47bc; }
   .playhead { position: absolute; top: 0; bottom: 0; width: 2px; margin-left: -1px; background: #e53935; z-index: 3;
     pointer-events: none; }
@@ -62,6 +69,7 @@ export class NvrTimeline extends HTMLElement {
     this.timeZone = undefined;
     this.locale = "en";
     this.labels = { motion: "Motion", manual: "Manual" };
+    this.kinds = null; // the event kinds marked (null: all)
     this._pointers = new Map();
     this._frame = null;
   }
@@ -209,8 +217,8 @@ export class NvrTimeline extends HTMLElement {
         row.append(span);
       }
       for (const event of channel.events) {
-        if (event.start < a || event.start > b) continue;
-        const kind = ["motion", "manual"].includes(event.kind) ? event.kind : "other";
+        if (event.start < a || event.start > b || !shown(this.kinds, event.kind)) continue;
+        const kind = EVENT_KINDS.includes(event.kind) ? event.kind : "other";
         const mark = el("div", `mark ${kind}`);
         mark.style.left = `${this._x(event.start)}%`;
         mark.dataset.event = event.id;

@@ -2,8 +2,8 @@
 // Plain JavaScript web components, served by the nvr integration; no build step, nothing from a CDN.
 //
 // Each tile: the channel's name (bottom left), a red record mark while it records, a yellow alarm
-// mark while its motion sensor is on, and a full-tile "No video signal" over the player while its
-// video signal is off (so a frozen last picture is never shown as live). Status comes from the
+// mark while its motion sensor is on (with an icon for each person, vehicle... seen now), and a
+// full-tile "No video signal" over the player while its video signal is off (so a frozen last picture is never shown as live). Status comes from the
 // integration's WebSocket API (nvr/list, nvr/subscribe): the card never polls.
 
 import { el, icon } from "./nvr-dom.js";
@@ -20,6 +20,8 @@ const LAYOUTS = {
   16: { cols: 4, big: 0 },
 };
 const STILLS_INTERVAL = 1500;
+/** The alarm mark's icon for each kind of object (HA's Material Design icons). */
+const OBJECT_ICONS = { person: "mdi:walk", vehicle: "mdi:car", bicycle: "mdi:bicycle", animal: "mdi:paw" };
 
 function autoLayout(count) {
   return [1, 4, 6, 8, 9, 16].find((size) => count <= size) || 16;
@@ -282,16 +284,32 @@ class NvrWallCard extends HTMLElement {
     rec.title = tr(this._hass, "recording");
     const alarm = el("span", "alarm hidden");
     alarm.title = tr(this._hass, "motion");
-    marks.append(alarm, rec);
+    const objects = el("span", "objects");
+    marks.append(objects, alarm, rec);
     const noSignal = el("div", "nosignal hidden");
     noSignal.append(el("div", "text", tr(this._hass, "no_signal")), el("div", "channel", channel.name));
     node.append(media, noSignal, marks, el("div", "name", channel.name));
     node.addEventListener("click", () => this._zoom(this._zoomed ? null : channel.id));
-    const tile = { channel, node, media, rec, alarm, noSignal, player: null, entity: null, online: null };
+    const tile = { channel, node, media, rec, alarm, objects, noSignal, player: null, entity: null, online: null };
     this._resize.observe(node);
     this._tiles.set(channel.id, tile);
     this._updateTile(tile);
     return tile;
+  }
+
+  /** The alarm's labels: an icon for each kind of object seen now (a person, a vehicle...). */
+  _updateObjects(tile, labels) {
+    const shown = [...tile.objects.children].map((node) => node.dataset.label);
+    if (shown.join() === labels.join()) return;
+    tile.objects.replaceChildren(
+      ...labels.map((label) => {
+        const mark = el("span", `object ${label}`);
+        mark.dataset.label = label;
+        mark.title = tr(this._hass, label);
+        mark.append(icon(OBJECT_ICONS[label] || "mdi:alert-circle"));
+        return mark;
+      }),
+    );
   }
 
   _zoom(channelId) {
@@ -303,6 +321,7 @@ class NvrWallCard extends HTMLElement {
     const status = this._statuses[tile.channel.id] || {};
     tile.rec.classList.toggle("hidden", !status.recording);
     tile.alarm.classList.toggle("hidden", !(status.motion && status.online));
+    this._updateObjects(tile, status.online ? status.objects || [] : []);
     tile.noSignal.classList.toggle("hidden", !!status.online);
     tile.node.classList.toggle("offline", !status.online);
     if (status.online && tile.online === false && tile.player && this._mode() === "live") {

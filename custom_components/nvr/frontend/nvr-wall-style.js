@@ -21,6 +21,9 @@ export const STYLE = `
     z-index: 3; }
   .tile .marks { position: absolute; top: 6px; right: 6px; display: flex; gap: 6px; z-index: 3; }
   .tile .rec { width: 12px; height: 12px; border-radius: 50%; background: #e53935; box-shadow: 0 0 4px #e53935; }
+  .tile .objects { display: flex; gap: 2px; }
+  .tile .object { display: flex; align-items: center; justify-content: center; height: 18px; padding: 0 3px;
+    border-radius: 3px; background: #fdd835; color: #111; --mdc-icon-size: 16px; margin-top: -2px; }
   .tile .alarm { width: 0; height: 0; border-left: 8px solid transparent; border-right: 8px solid transparent;
     border-bottom: 14px solid #fdd835; }
   .tile .nosignal { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
