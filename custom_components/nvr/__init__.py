@@ -342,8 +342,9 @@ def _async_apply_live_settings(
             if identifier in device.identifiers:
                 device_registry.async_update_device(device.id, name=name)
     if runtime.objects is not None and (found := object_config(subentry.data)) != runtime.objects.config:
-        # Events of labels no longer wanted end now: their snapshots are written, off the loop.
-        hass.async_add_executor_job(runtime.objects.apply, found)
+        # Applied at once; events of labels no longer wanted end now, their snapshots written off the loop.
+        if ended := runtime.objects.apply(found):
+            hass.async_add_executor_job(runtime.objects.report, ended)
         async_dispatcher_send(hass, object_signal(entry.entry_id, subentry.subentry_id), None)
     if (config := motion_config(subentry.data, entry.runtime_data.devices)) != runtime.motion.config:
         runtime.motion.apply(config)  # queued to the motion worker's thread

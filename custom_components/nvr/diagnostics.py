@@ -84,7 +84,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: NvrConf
     }
     worker = hass.data.get(DATA_OBJECTS)
     return {
-        "object_detection": None if worker is None else {"failed": worker.failed, "stats": asdict(worker.stats)},
+        "object_detection": None if worker is None else {"failed": worker.failed, "stats": asdict(worker.stats_copy())},
         "entry": {
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),

@@ -89,8 +89,16 @@ def object_handler(
         state.seen[update.label] = max(state.seen.get(update.label, 0.0), round(update.score, 2))
         state.last = update
         async_dispatcher_send(hass, signal, update)
-        camera = er.async_get(hass).async_get_entity_id("camera", DOMAIN, f"{subentry_id}_main")
-        where = {"entry_id": entry_id, "channel_id": subentry_id, "channel": name, "entity_id": camera}
+        registry = er.async_get(hass)
+        camera = registry.async_get_entity_id("camera", DOMAIN, f"{subentry_id}_main")
+        device = (entity := registry.async_get(camera)) and entity.device_id if camera else None
+        where = {
+            "entry_id": entry_id,
+            "channel_id": subentry_id,
+            "channel": name,
+            "entity_id": camera,
+            "device_id": device,
+        }
         hass.bus.async_fire(EVENT_OBJECT, where | update_data(update, root))
 
     return _on_loop

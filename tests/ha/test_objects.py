@@ -135,6 +135,7 @@ async def test_a_person_turns_on_its_sensor_fires_events_records_and_notifies(
         "Front door",
     )
     assert start["entity_id"] == "camera.front_door" and start["end"] is None
+    assert start["device_id"] == device.id
     snapshot = Path(start["snapshot"])
     assert snapshot.is_relative_to(Path(entry.data["storage_path"]) / sid / "events")
     assert jpeg_size(snapshot.read_bytes()) == (640, 360)

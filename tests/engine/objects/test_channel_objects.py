@@ -14,7 +14,7 @@ from engine.motion.settings import MotionConfig, MotionSettings
 from engine.motion.worker import MotionWorker
 from engine.objects.channel import ChannelObjects, ObjectConfig, ObjectUpdate, draw_box
 from engine.objects.detector import ObjectDetector
-from engine.objects.worker import ObjectWorker
+from engine.objects.worker import ObjectWorker, _Slot
 from engine.stream.reader import StreamReader
 from engine.stream.sinks import FanOutSink
 from engine.stream.source import StreamSource
@@ -63,21 +63,22 @@ def test_a_person_starts_an_indexed_event_with_a_snapshot_and_the_hold_ends_it(
         on_event=updates.append,
     )
     try:
-        objects.offer(_frame(photo("astronaut")), None, 1000.0)
+        base = time.time()
+        objects.offer(_frame(photo("astronaut")), None, base)
         wait_for(lambda: updates, 30)
         start = updates[0]
-        assert (start.kind, start.label, start.start, start.end) == ("object_start", "person", 1000.0, None)
-        assert recorder.started == [("e0", "person", 1000.0)]
+        assert (start.kind, start.label, start.start, start.end) == ("object_start", "person", base, None)
+        assert recorder.started == [("e0", "person", base)]
         assert start.thumbnail is not None and (tmp_path / start.thumbnail).is_file()
         with Image.open(io.BytesIO(start.jpeg)) as snapshot:
             assert snapshot.size == (512, 512)
         assert objects.present == {"person": start.score}
-        objects.tick(1004.0)
+        objects.tick(base + 4.0)
         assert len(updates) == 1
-        objects.tick(1005.0)
+        objects.tick(base + 5.0)
         end = updates[-1]
-        assert (end.kind, end.event_id, end.end) == ("object_end", "e0", 1005.0)
-        assert recorder.ended == [("e0", 1005.0, round(end.score, 3), end.thumbnail)]
+        assert (end.kind, end.event_id, end.end) == ("object_end", "e0", base + 5.0)
+        assert recorder.ended == [("e0", base + 5.0, round(end.score, 3), end.thumbnail)]
         assert objects.present == {}
     finally:
         assert worker.stop(5)
@@ -98,11 +99,45 @@ def test_labels_turned_off_end_their_events_at_once(detector: ObjectDetector) ->
     try:
         objects.offer(_frame(photo("astronaut")), None, time.time())
         wait_for(lambda: updates, 30)
-        objects.apply(ObjectConfig(("vehicle",), 0.4))
+        ended = objects.apply(ObjectConfig(("vehicle",), 0.4))
+        assert objects.present == {} and len(updates) == 1  # applied at once; the end is told by report()
+        objects.report(ended)
         assert [u.kind for u in updates] == ["object_start", "object_end"]
         assert objects.present == {}
     finally:
         assert worker.stop(5)
+
+
+def test_a_detection_after_the_channel_stopped_starts_nothing(detector: ObjectDetector) -> None:
+    worker = ObjectWorker(lambda: detector)
+    updates: list[ObjectUpdate] = []
+    objects = ChannelObjects("chan", worker, ObjectConfig(("person",), 0.4), on_event=updates.append)
+    person = detector.detect(photo("astronaut"), 0.4)
+    objects.finish()
+    objects._found(person, photo("astronaut"), time.time())  # an inference that was under way
+    assert updates == [] and objects.present == {}
+    objects.offer(_frame(photo("astronaut")), None, time.time())
+    assert worker._thread is None
+    assert worker.stop(1)
+
+
+def test_a_stale_picture_starts_nothing_and_a_slow_host_holds_events_longer(detector: ObjectDetector) -> None:
+    worker = ObjectWorker(lambda: detector)
+    updates: list[ObjectUpdate] = []
+    objects = ChannelObjects("chan", worker, ObjectConfig(("person",), 0.4), on_event=updates.append)
+    person = detector.detect(photo("astronaut"), 0.4)
+    now = time.time()
+    objects._found(person, photo("astronaut"), now - 6)  # looked at only 6 s after it was taken
+    assert updates == []
+    objects._found(person, photo("astronaut"), now)
+    assert [u.kind for u in updates] == ["object_start"]
+    # The host needs 4 s between looks at this channel: the event outlasts 2.5 of them.
+    worker._slots["chan"] = _Slot(spacing=4.0)
+    objects.tick(now + 9.0)
+    assert [u.kind for u in updates] == ["object_start"]
+    objects.tick(now + 10.0)
+    assert [u.kind for u in updates] == ["object_start", "object_end"] and updates[-1].end == now + 10.0
+    assert worker.stop(1)
 
 
 def test_draw_box_outlines_the_box_only() -> None:

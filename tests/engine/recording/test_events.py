@@ -114,22 +114,24 @@ def test_manual_recording_in_off_mode(recording_server, tmp_path: Path) -> None:
 def test_objects_mode_records_object_events_with_pre_roll_and_not_motion_alone(
     recording_server, tmp_path: Path
 ) -> None:
-    """Motion alone records nothing; a person seen during it records from pre-roll before the sighting."""
+    """Motion alone records nothing; a person seen during it records from pre-roll before the sighting,
+    even when the sighting is told seconds after its picture (object detection's delay)."""
     settings = RecorderSettings(mode=RecordingMode.OBJECTS, segment_seconds=60, pre_roll=2.0, post_roll=1.0)
     with recording(recording_server.url("/h264"), tmp_path, settings) as (arc, rec, _chan):
         wait_for(lambda: rec.video_count > 4.5 * FPS, 10)
-        motion = rec.start_event(EventKind.MOTION, at=time.time() - 3.0)
-        rec.sync()
-        time.sleep(0.5)  # let a batch of packets pass: motion alone must not open a file
-        rec.sync()
-        assert not rec.status.recording
-        rec.end_event(motion, at=time.time())
+        brief = rec.start_event(EventKind.MOTION, at=time.time() - 1.0)
+        rec.end_event(brief, at=time.time())
         rec.sync()
         assert not rec.status.recording, "the end of a motion event holds no post-roll in objects mode"
-        seen = time.time()
+        motion = rec.start_event(EventKind.MOTION, at=time.time())
+        time.sleep(3.0)  # batches of packets pass: motion alone opens no file
+        rec.sync()
+        assert not rec.status.recording
+        seen = time.time() - 2.0  # told 2 s after the picture
         person = rec.start_event(EventKind.PERSON, at=seen)
         wait_for(lambda: rec.status.recording, 3)
         time.sleep(0.5)
+        rec.end_event(motion, at=time.time())
         ended = time.time()
         rec.end_event(person, at=ended, score=0.71)
         wait_for(lambda: not rec.status.recording, 5)

@@ -25,7 +25,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..motion.events import EventSink, new_event_id, write_thumbnail
-from .presence import ObjectPresence, ObjectTransition
+from .presence import HOLD, ObjectPresence, ObjectTransition
 from .ssd import Detection
 from .worker import ObjectWorker
 
@@ -34,6 +34,8 @@ _LOGGER = logging.getLogger(__name__)
 MAX_WIDTH = 1280
 """Pictures wider than this are scaled down before detection (a 4K main stream)."""
 BOX_COLOUR = np.array([255, 196, 0], dtype=np.uint8)
+HOLD_LOOKS = 2.5
+"""An object event lasts at least this many of the channel's intervals between looks after its last sighting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,11 @@ class ChannelObjects:
         self._root = root
         self._on_event = on_event
         self._lock = threading.Lock()
+        """Guards the presence (held briefly; the event loop takes it)."""
+        self._order = threading.Lock()
+        """Held from a change of the presence through its reports, so a start is always told before its end."""
         self._presence = ObjectPresence(config.labels, config.min_score)
+        self._closed = False
 
     @property
     def config(self) -> ObjectConfig:
@@ -116,20 +122,29 @@ class ChannelObjects:
         with self._lock:
             return {label: event.score for label, event in self._presence.events.items()}
 
-    def apply(self, config: ObjectConfig) -> None:
-        """Change what is detected; events of labels no longer wanted end now, the others go on."""
+    def apply(self, config: ObjectConfig) -> list[ObjectTransition]:
+        """Change what is detected, at once (no I/O: the event loop may call it).
+
+        Events of labels no longer wanted end now, the others go on; the
+        ended ones are returned, for ``report`` (blocking) to tell.
+        """
         with self._lock:
             self._config = config
             ended = self._presence.follow(config.labels, config.min_score, time.time())
-        for transition in ended:
-            self._report(transition)
         if not config.enabled:
             self._worker.forget(self.channel)
+        return ended
+
+    def report(self, transitions: list[ObjectTransition]) -> None:
+        """Tell the ends ``apply`` returned (blocking: writes their snapshots)."""
+        with self._order:
+            for transition in transitions:
+                self._report(transition)
 
     def offer(self, frame: av.VideoFrame, around: tuple[float, float, float, float] | None, at: float) -> None:
         """A decoded picture taken at wall time ``at`` while motion goes on (motion worker's thread)."""
         config = self._config
-        if not config.enabled or not self._worker.wants(self.channel):
+        if self._closed or not config.enabled or not self._worker.wants(self.channel):
             return
         width, height = frame.width, frame.height
         if width > MAX_WIDTH:
@@ -140,24 +155,33 @@ class ChannelObjects:
 
     def tick(self, now: float) -> None:
         """End the events whose objects are gone."""
-        with self._lock:
-            transitions = self._presence.tick(now)
-        for transition in transitions:
-            self._report(transition)
+        # A slow host looks less often: one look must not fall between the sightings of one event.
+        hold = max(HOLD, HOLD_LOOKS * self._worker.spacing(self.channel))
+        with self._order:
+            with self._lock:
+                self._presence.hold = hold
+                transitions = self._presence.tick(now)
+            for transition in transitions:
+                self._report(transition)
 
     def finish(self, now: float | None = None) -> None:
-        """End every event now (the channel stops)."""
-        with self._lock:
-            transitions = self._presence.finish(time.time() if now is None else now)
-        for transition in transitions:
-            self._report(transition)
+        """End every event now and take no more pictures (the channel stops)."""
+        with self._order:
+            with self._lock:
+                self._closed = True
+                transitions = self._presence.finish(time.time() if now is None else now)
+            for transition in transitions:
+                self._report(transition)
         self._worker.forget(self.channel)
 
     def _found(self, detections: list[Detection], picture: np.ndarray, at: float) -> None:
-        with self._lock:
-            transitions = self._presence.seen(detections, picture, at)
-        for transition in transitions:
-            self._report(transition)
+        with self._order:
+            with self._lock:
+                if self._closed:
+                    return  # an inference that was under way when the channel stopped
+                transitions = self._presence.seen(detections, picture, at, time.time())
+            for transition in transitions:
+                self._report(transition)
 
     def _report(self, transition: ObjectTransition) -> None:
         event = transition.event

@@ -55,9 +55,16 @@ class ObjectPresence:
         self.hold = hold
         self.events: dict[str, ObjectEvent] = {}
 
-    def seen(self, detections: list[Detection], picture: np.ndarray, at: float) -> list[ObjectTransition]:
-        """A picture taken at ``at`` was looked at; its detections are best first."""
+    def seen(
+        self, detections: list[Detection], picture: np.ndarray, at: float, now: float | None = None
+    ) -> list[ObjectTransition]:
+        """A picture taken at ``at`` was looked at (by ``now``); its detections are best first.
+
+        A picture older than the hold starts nothing: its object is gone by now.
+        """
         out = self.tick(at)
+        if now is not None and now - at >= self.hold:
+            return out
         for detection in detections:
             if detection.label not in self.labels or detection.score < self.min_score:
                 continue
@@ -78,6 +85,8 @@ class ObjectPresence:
         for label, event in list(self.events.items()):
             if now - event.last_seen >= self.hold:
                 out.append(self._end(label, event.last_seen + self.hold))
+            elif now < event.last_seen - self.hold:  # the clock was set back: end it now
+                out.append(self._end(label, now))
         return out
 
     def follow(self, labels: tuple[str, ...], min_score: float, now: float) -> list[ObjectTransition]:

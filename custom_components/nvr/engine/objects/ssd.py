@@ -99,6 +99,8 @@ class Decoder:
         """Detections over ``min_score``, best first, overlaps of one group suppressed."""
         if raw_boxes.shape != (self.anchor_count, 4):
             raise ValueError(f"expected {self.anchor_count} boxes, got {raw_boxes.shape}")
+        if not 0.0 < min_score < 1.0:
+            raise ValueError(f"min_score must be between 0 and 1, not {min_score}")
         logit = math.log(min_score / (1.0 - min_score))
         found: list[Detection] = []
         boxes: np.ndarray | None = None

@@ -51,6 +51,8 @@ class _Slot:
     min_score: float = 0.5
     found: Found | None = None
     next_due: float = 0.0
+    spacing: float = 0.0
+    """Seconds between the last two looks the rate and budget allow."""
     busy: float = 0.0
     runs: int = 0
 
@@ -131,6 +133,19 @@ class ObjectWorker:
                 self._thread.start()
             self._cond.notify()
 
+    def spacing(self, channel: str) -> float:
+        """Seconds the channel waits between looks now (0 before its first)."""
+        slot = self._slots.get(channel)
+        return slot.spacing if slot is not None else 0.0
+
+    def stats_copy(self) -> WorkerStats:
+        """The figures, copied consistently (any thread)."""
+        with self._cond:
+            stats = self.stats
+            return WorkerStats(
+                stats.inferences, stats.busy, stats.cpu, stats.last_seconds, stats.errors, dict(stats.per_channel)
+            )
+
     def forget(self, channel: str) -> None:
         """Drop a channel's slot (it stopped, or detection was turned off)."""
         with self._cond:
@@ -181,15 +196,17 @@ class ObjectWorker:
                 _LOGGER.exception("Object detection failed on a picture of %s", channel)
                 detections = None
             spent = time.monotonic() - started
-            slot.next_due = started + max(self._interval, spent / self._budget)
-            slot.busy += spent
-            slot.runs += 1
-            stats = self.stats
-            stats.inferences += 1
-            stats.busy += spent
-            stats.cpu += time.thread_time() - cpu
-            stats.last_seconds = spent
-            stats.per_channel[channel] = slot.runs
+            with self._cond:
+                slot.spacing = max(self._interval, spent / self._budget)
+                slot.next_due = started + slot.spacing
+                slot.busy += spent
+                slot.runs += 1
+                stats = self.stats
+                stats.inferences += 1
+                stats.busy += spent
+                stats.cpu += time.thread_time() - cpu
+                stats.last_seconds = spent
+                stats.per_channel[channel] = slot.runs
             if detections is not None and taken.found is not None:
                 try:
                     taken.found(detections, picture, taken.at)

@@ -41,6 +41,10 @@ pre-roll buffer keeps the footage of that second.
 """
 
 
+OBJECT_LAG = 10.0
+"""Seconds the pre-roll buffer also keeps, in the objects mode while motion goes on: object detection's delay."""
+
+
 class WriterState:
     """What the recorder's thread knows of the stream, its files and its events."""
 
@@ -205,10 +209,15 @@ class WriterState:
         files = self.files
         if files.writer is None and files.written_until is None and self.settings.mode == RecordingMode.CONTINUOUS:
             return  # a new connection's first file starts at its first keyframe
-        horizon = now_wall - self.settings.pre_roll
+        pre_roll = self.settings.pre_roll
+        horizon = now_wall - pre_roll
         earliest = self._trigger_start()
         if files.writer is None and earliest is not None:
-            horizon = min(horizon, earliest - self.settings.pre_roll)
+            horizon = min(horizon, earliest - pre_roll)
+        motion = self.events.earliest_start
+        if files.writer is None and self.settings.mode == RecordingMode.OBJECTS and motion is not None:
+            # A sighting is told a little after its picture: while something moves, keep what its pre-roll needs.
+            horizon = min(horizon, max(motion - pre_roll, now_wall - pre_roll - OBJECT_LAG))
         self._preroll.trim(horizon)
 
     def _should_rotate(self, wall: float) -> bool:
