@@ -19,7 +19,7 @@ from .const import device_state_signal, object_signal
 from .device_runtime import DeviceRuntime, device_identifier
 from .engine import MAIN, ObjectUpdate
 from .entity import NvrChannelEntity, NvrMotionEntity, NvrRecordingEntity, async_setup_channel_entities
-from .objects import object_config
+from .objects import DATA_OBJECTS, OBJECTS_FAILED_SIGNAL, object_config
 from .runtime import ChannelRuntime, NvrConfigEntry, motion_config
 
 PARALLEL_UPDATES = 0
@@ -230,6 +230,12 @@ class ObjectSensor(NvrMotionEntity, BinarySensorEntity):
         return self._label in self._state.present
 
     @property
+    def available(self) -> bool:
+        """Unavailable when the object detection model could not be loaded (a repair issue says why)."""
+        worker = self.hass.data.get(DATA_OBJECTS) if self.hass is not None else None
+        return worker is None or worker.failed is None
+
+    @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """Whether the label is detected at all, and the current sighting's score and box."""
         config = object_config(self.channel_data)
@@ -244,6 +250,7 @@ class ObjectSensor(NvrMotionEntity, BinarySensorEntity):
         self.async_on_remove(
             async_dispatcher_connect(self.hass, object_signal(self._entry_id, self._subentry_id), self._async_update)
         )
+        self.async_on_remove(async_dispatcher_connect(self.hass, OBJECTS_FAILED_SIGNAL, self.async_write_ha_state))
 
     @callback
     def _async_update(self, update: ObjectUpdate | None) -> None:

@@ -30,10 +30,13 @@ from .const import (
     object_signal,
 )
 from .engine import OBJECT_LABELS, ObjectConfig, ObjectUpdate, ObjectWorker
+from .repairs import async_raise_object_detection_issue
 
 _LOGGER = logging.getLogger(__name__)
 
 DATA_OBJECTS = f"{DOMAIN}_objects"
+OBJECTS_FAILED_SIGNAL = f"{DOMAIN}_objects_failed"
+"""Dispatcher signal sent when the object detection model could not be loaded."""
 WORKER_STOP_TIMEOUT = 5.0
 
 
@@ -60,10 +63,24 @@ def object_config(data: Mapping[str, Any]) -> ObjectConfig:
 
 
 def get_object_worker(hass: HomeAssistant) -> ObjectWorker:
-    """The object worker of this run of Home Assistant (its thread starts when a picture is first offered)."""
+    """The object worker of this run of Home Assistant (its thread starts when a picture is first offered).
+
+    If its model cannot be loaded, a repair issue says so and the channels' Person and Vehicle sensors
+    become unavailable; motion detection and recording go on.
+    """
     worker: ObjectWorker | None = hass.data.get(DATA_OBJECTS)
     if worker is None:
-        worker = hass.data[DATA_OBJECTS] = ObjectWorker()
+
+        @callback
+        def _failed(reason: str) -> None:
+            async_raise_object_detection_issue(hass, reason)
+            async_dispatcher_send(hass, OBJECTS_FAILED_SIGNAL)
+
+        def _failed_in_thread(reason: str) -> None:
+            if not hass.loop.is_closed():
+                hass.loop.call_soon_threadsafe(_failed, reason)
+
+        worker = hass.data[DATA_OBJECTS] = ObjectWorker(on_failure=_failed_in_thread)
 
         async def _async_stop(_event: Event) -> None:
             hass.data.pop(DATA_OBJECTS, None)

@@ -143,3 +143,20 @@ def async_raise_storage_issue(hass: HomeAssistant, entry_id: str, name: str, fol
 def async_clear_storage_issue(hass: HomeAssistant, entry_id: str) -> None:
     """Drop the "storage unavailable" issue."""
     ir.async_delete_issue(hass, DOMAIN, storage_issue_id(entry_id))
+
+
+OBJECT_DETECTION_ISSUE = "object_detection_failed"
+
+
+@callback
+def async_raise_object_detection_issue(hass: HomeAssistant, reason: str) -> None:
+    """Say that the object detection model could not be loaded, so no person or vehicle is detected."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        OBJECT_DETECTION_ISSUE,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=OBJECT_DETECTION_ISSUE,
+        translation_placeholders={"reason": reason[:200]},
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from homeassistant.components.device_automation import DeviceAutomationType, async_get_device_automations
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from objects_scenes import crossing, encode
 from pytest_homeassistant_custom_component.common import async_mock_service
@@ -24,6 +25,7 @@ from support import jpeg_size
 from custom_components.nvr.const import DOMAIN, EVENT_MOTION, EVENT_OBJECT
 from custom_components.nvr.diagnostics import async_get_config_entry_diagnostics
 from custom_components.nvr.engine import RecordingMode
+from custom_components.nvr.engine.objects import detector as detector_module
 
 from .conftest import channel_data, entry_device
 from .test_motion import BLUEPRINT, _track, _wait
@@ -181,3 +183,18 @@ async def test_a_person_turns_on_its_sensor_fires_events_records_and_notifies(
     await _wait(_ended, 10)
     event = archive.index.event(end["event_id"])
     assert event.kind == "person" and event.score == pytest.approx(end["score"], abs=0.01)
+
+
+async def test_a_damaged_model_raises_a_repair_and_motion_goes_on(
+    hass: HomeAssistant, make_entry, person_server: RtspServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    damaged = tmp_path / "damaged.nvrnet"
+    damaged.write_bytes(detector_module.MODEL_FILE.read_bytes()[:100_000])
+    monkeypatch.setattr(detector_module, "MODEL_FILE", damaged)
+    await _setup(hass, make_entry, person_server.url("/person"), objects=["person"])
+    issue_id = "object_detection_failed"
+    await _wait(lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None, 45)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert "truncated" in issue.translation_placeholders["reason"]
+    await _wait(lambda: hass.states.get(PERSON).state == "unavailable", 5)
+    await _wait(lambda: hass.states.get("binary_sensor.front_door_motion").state == "on", 30)

@@ -78,9 +78,9 @@ class ObjectDetector:
         self._height, self._width = network.input_shape[:2]
 
     @classmethod
-    def load(cls, path: Path = MODEL_FILE) -> ObjectDetector:
-        """Load the model shipped with the integration (blocking, about 40 MB of float32)."""
-        return cls(Network.load(path))
+    def load(cls, path: Path | None = None) -> ObjectDetector:
+        """Load a model, by default the one shipped with the integration (blocking, about 40 MB of float32)."""
+        return cls(Network.load(path or MODEL_FILE))
 
     def raw(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
         """The network's outputs for a whole picture (for comparisons with other runtimes)."""

@@ -89,9 +89,11 @@ class ObjectWorker:
         load: Callable[[], ObjectDetector] = ObjectDetector.load,
         rate: float = RATE,
         budget: float = BUDGET,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
-        """Prepare; the thread starts at the first offer."""
+        """Prepare; the thread starts at the first offer. ``on_failure(reason)``: the model could not be loaded."""
         self._load = load
+        self._on_failure = on_failure
         self._interval = 1.0 / rate
         self._budget = budget
         self._slots: dict[str, _Slot] = {}
@@ -184,6 +186,10 @@ class ObjectWorker:
         except Exception as err:
             self.failed = str(err) or type(err).__name__
             _LOGGER.error("Object detection is off: the model could not be loaded (%s)", self.failed)
+            with self._cond:
+                self._slots.clear()
+            if self._on_failure is not None:
+                self._on_failure(self.failed)
             return
         while (item := self._next()) is not None:
             channel, slot, taken = item
