@@ -9,6 +9,7 @@ and event entity (by dispatcher) and to the bus as ``nvr_object``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ def get_object_worker(hass: HomeAssistant) -> ObjectWorker:
             async_dispatcher_send(hass, OBJECTS_FAILED_SIGNAL)
 
         def _failed_in_thread(reason: str) -> None:
-            if not hass.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 hass.loop.call_soon_threadsafe(_failed, reason)
 
         worker = hass.data[DATA_OBJECTS] = ObjectWorker(on_failure=_failed_in_thread)
