@@ -309,7 +309,7 @@ py314_run_in() {
   local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   chroot "$PY314_ROOT" /usr/bin/env -C "$dir" \
     -u PYTHONPATH -u PYTHONHOME -u PYENV_VERSION -u PYENV_ROOT -u LD_LIBRARY_PATH -u LD_PRELOAD \
-    -u VIRTUAL_ENV -u CONDA_PREFIX \
+    -u VIRTUAL_ENV -u CONDA_PREFIX -u NVR_LITERT_PYTHON \
     ${venv:+VIRTUAL_ENV="$venv"} PATH="${venv:+$venv/bin:}$path" HOME=/root LANG=C.UTF-8 "$@"
 }
 

@@ -282,6 +282,10 @@ async def async_start_channel(hass: HomeAssistant, entry: NvrConfigEntry, subent
         object_state=object_state,
     )
     data.channels[sid] = runtime
+    # A device's news that came while the channel was being built (its events not supported, say)
+    # was not applied to it: its motion settings are read again now that it is registered.
+    if (now := motion_config(subentry.data, data.devices)) != worker.config:
+        worker.apply(now)
     return runtime
 
 

@@ -24,20 +24,19 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend({vol.Required(CONF_TYPE): vol
 
 
 def _channel_id(hass: HomeAssistant, device_id: str) -> str | None:
-    """The subentry id of the channel a device stands for (None: not a channel of a loaded NVR)."""
+    """The subentry id of the channel a device stands for (None: not a channel of an NVR).
+
+    Found through our own entries' channels (a device's ``config_entries`` is deprecated from HA 2026).
+    """
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
         return None
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
-            continue
-        for domain, identifier in device.identifiers:
-            prefix = f"{entry.entry_id}_"
-            if domain == DOMAIN and identifier.startswith(prefix) and identifier[len(prefix) :] in entry.subentries:
-                subentry = entry.subentries[identifier[len(prefix) :]]
-                if subentry.subentry_type == SUBENTRY_CHANNEL:
-                    return subentry.subentry_id
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        for subentry in entry.subentries.values():
+            if subentry.subentry_type == SUBENTRY_CHANNEL and (
+                (DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}") in device.identifiers
+            ):
+                return subentry.subentry_id
     return None
 
 

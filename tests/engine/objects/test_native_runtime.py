@@ -3,9 +3,10 @@
 Both need what scripts/test fetches and installs outside the integration's
 venvs: the npm tarball the model comes from (``NVR_OBJECT_MODEL_SOURCE``)
 and a Python with ``ai-edge-litert`` (``NVR_LITERT_PYTHON``). scripts/test
-sets both on the HA 2025 line and the tests fail there if either is
-missing; elsewhere (the 2026 line's root, a developer's run) they are
-skipped with the reason.
+sets both, and a test fails if what they name is missing. The HA 2026
+line's root gets the tarball's path but not the LiteRT venv (its Python is
+the host's, which the root does not have): there the comparison is skipped
+with the reason, as in a developer's run without them.
 """
 
 from __future__ import annotations
