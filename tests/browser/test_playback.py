@@ -38,6 +38,12 @@ SYNC = 0.3
 FOOTAGE_WAIT = 300
 
 PANEL = DEEP + "const panel = deep(document, 'nvr-panel')[0]; const root = panel && panel.shadowRoot;"
+PICK_EVENTS = (
+    PANEL
+    + "const f = root.querySelector('select.event-filter'); f.value = arguments[0];"
+    + " f.dispatchEvent(new Event('change')); return [...f.options].map((o) => o.textContent);"
+)
+"""Choose a kind in the page's event filter ("" for all events); returns the options' texts."""
 
 # Per playing screen: the frame number its picture shows, and the page's clock at the same moment.
 PICTURES = (
@@ -232,14 +238,18 @@ return [...tl.shadowRoot.querySelectorAll('.row')].map((r) => ({channel: r.datas
     assert any("motion" in m for m in rows[garden]["marks"]), "Garden's motion has marks"
     # Garden's feed is a person crossing: person detection's events are marked too, and the filter keeps them alone.
     assert any(m == "mark person" for m in rows[garden]["marks"]), rows[garden]["marks"]
-    pick = PANEL + "const f = root.querySelector('select.event-filter'); f.value = arguments[0];"
-    pick += " f.dispatchEvent(new Event('change')); return [...f.options].map((o) => o.textContent);"
-    options = browser.script(pick, "person")
-    assert options == ["All events", "Motion", "Person", "Vehicle", "Bicycle", "Animal", "Manual recording"]
-    rows = {r["channel"]: r for r in browser.wait("the bars", lambda: browser.script(bars), 30)}
-    assert rows[garden]["marks"] and set(rows[garden]["marks"]) == {"mark person"}, rows[garden]["marks"]
-    browser.screenshot("playback-page-person-events")
-    browser.script(pick, "")
+    try:
+        options = browser.script(PICK_EVENTS, "person")
+        assert options == ["All events", "Motion", "Person", "Vehicle", "Bicycle", "Animal", "Manual recording"]
+
+        def only_person() -> bool:
+            marks = {r["channel"]: r for r in browser.script(bars)}[garden]["marks"]
+            return bool(marks) and set(marks) == {"mark person"}
+
+        browser.wait("only Garden's person marks", only_person, 10)
+        browser.screenshot("playback-page-person-events")
+    finally:
+        browser.script(PICK_EVENTS, "")  # the choice is kept in the browser's session
     shown_day = browser.script(PANEL + "return root.querySelector('.day-button').textContent")
     assert shown_day == browser.script(PANEL + "return panel._day"), "the day picker names the day shown"
     browser.screenshot("playback-page")
@@ -458,7 +468,7 @@ def test_export_downloads_the_selected_span(browser: Browser, nvr_hass: Hass, re
 
 def test_next_and_previous_event(browser: Browser, nvr_hass: Hass, recorded) -> None:
     garden = channel_id(nvr_hass, "Garden")
-    # Garden's box crosses for 1.5 s of every 4 s: with a 1 s off delay, that is an event every 4 s.
+    # Garden's person crosses for 1.5 s of every 4 s: with a 1 s off delay, that is an event every 4 s.
     sensor = next(c["motion"] for c in nvr_hass.channels if c["title"] == "Garden")
     delay = sensor.replace("binary_sensor.", "number.").replace("_motion", "_motion_off_delay")
     nvr_hass.call("number", "set_value", entity_id=delay, value=1)
@@ -473,15 +483,19 @@ def test_next_and_previous_event(browser: Browser, nvr_hass: Hass, recorded) -> 
     starts = browser.wait("three of Garden's motion events", lambda: len(s := event_starts()) >= 3 and s, 60)
     moment = starts[-3] + 0.5
     open_page(browser, nvr_hass, ["Garden"], t=moment)
-    clock = PANEL + "return panel._playback && panel._playback.wall"
-    browser.wait("playing", lambda: (w := browser.script(clock)) and w > moment, LOAD_TIMEOUT)
-    browser.script(PANEL + "root.querySelector('button.next-event').click()")  # next event
-    landed = browser.wait(
-        "at the next event", lambda: (w := browser.script(clock)) and abs(w - (starts[-2] - 1)) < 1 and w, 20
-    )
-    browser.script(PANEL + "root.querySelector('button.previous-event').click()")  # previous event
-    browser.wait("back at the one before", lambda: abs(browser.script(clock) - (starts[-3] - 1)) < 1, 20)
-    assert landed
+    browser.script(PICK_EVENTS, "motion")  # previous/next follow the filter; Garden has person events too
+    try:
+        clock = PANEL + "return panel._playback && panel._playback.wall"
+        browser.wait("playing", lambda: (w := browser.script(clock)) and w > moment, LOAD_TIMEOUT)
+        browser.script(PANEL + "root.querySelector('button.next-event').click()")  # next event
+        landed = browser.wait(
+            "at the next event", lambda: (w := browser.script(clock)) and abs(w - (starts[-2] - 1)) < 1 and w, 20
+        )
+        browser.script(PANEL + "root.querySelector('button.previous-event').click()")  # previous event
+        browser.wait("back at the one before", lambda: abs(browser.script(clock) - (starts[-3] - 1)) < 1, 20)
+        assert landed
+    finally:
+        browser.script(PICK_EVENTS, "")
 
 
 def test_wall_card_opens_the_page_a_minute_ago(browser: Browser, nvr_hass: Hass, recorded) -> None:
