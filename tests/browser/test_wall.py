@@ -151,7 +151,7 @@ def test_record_and_alarm_marks(wall: Browser, nvr_hass: Hass) -> None:
         service(nvr_hass, "select", "select_option", entity_id=driveway_mode, option="continuous")
     wall.wait("Driveway's record mark back", lambda: tile(wall, "Driveway")["rec"], 20)
 
-    # Garden's box crosses for 1.5 s of every 4 s: with a 1 s off delay its alarm comes and goes.
+    # Garden's person crosses for 1.5 s of every 4 s: with a 1 s off delay its alarm comes and goes.
     motion = entity(nvr_hass, "Garden", "motion")
     delay = motion.replace("binary_sensor.", "number.").replace("_motion", "_motion_off_delay")
     service(nvr_hass, "number", "set_value", entity_id=delay, value=1)
