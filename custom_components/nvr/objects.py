@@ -47,7 +47,6 @@ class ObjectState:
 
     present: dict[str, ObjectUpdate] = field(default_factory=dict)
     """The labels seen now, with their events' latest news."""
-    last: ObjectUpdate | None = None
     seen: dict[str, float] = field(default_factory=dict)
     """Each label seen since the channel's motion event began, with its best score (told at the motion's end)."""
 
@@ -105,7 +104,6 @@ def object_handler(
         else:
             state.present.pop(update.label, None)
         state.seen[update.label] = max(state.seen.get(update.label, 0.0), round(update.score, 2))
-        state.last = update
         async_dispatcher_send(hass, signal, update)
         registry = er.async_get(hass)
         camera = registry.async_get_entity_id("camera", DOMAIN, f"{subentry_id}_main")

@@ -154,7 +154,9 @@ class ChannelObjects:
         self._worker.offer(self.channel, picture, self._found, at=at, around=around, min_score=config.min_score)
 
     def tick(self, now: float) -> None:
-        """End the events whose objects are gone."""
+        """End the events whose objects are gone (cheap when none is going on: the motion worker calls it often)."""
+        if not self._presence.events:
+            return
         # A slow host looks less often: one look must not fall between the sightings of one event.
         hold = max(HOLD, HOLD_LOOKS * self._worker.spacing(self.channel))
         with self._order:
