@@ -68,6 +68,7 @@ from .runtime import (
 from .storage import check_storage_path
 from .views import async_register_views
 from .websocket import async_register_websocket
+from .websocket_search import async_register_search_websocket
 from .websocket_timeline import async_register_timeline_websocket
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_keep_ffmpeg_log_hook_off(hass)
     async_register_websocket(hass)
     async_register_timeline_websocket(hass)
+    async_register_search_websocket(hass)
     await async_setup_frontend(hass)
     await async_update_caption(hass)
     async_follow_language(hass)

@@ -214,6 +214,8 @@ def _build_and_start(
         )
     root = archive.root if archive is not None else None
     worker = MotionWorker(sid, motion, recorder=recorder, root=root, on_event=on_motion, label=name)
+    if archive is not None:
+        worker.activity = archive.activity.channel(sid)
     main, sub = sources_from_data(data)
     config = ChannelConfig(key=sid[-8:], name=name, main=main, sub=sub)
     channel = Channel(config, on_status, recorder, worker, stills, relay, relay_formats(subentry.data))

@@ -377,6 +377,8 @@ def stop_channel_runtimes(runtimes: list[ChannelRuntime], timeout: float = STOP_
         if not runtime.motion.stop(_left(motion_deadline)):
             _LOGGER.warning("Motion worker of %s did not end in time", runtime.name)
             ended = False
+        if runtime.motion.activity is not None:
+            runtime.motion.activity.release()
     recorders = [r.recorder for r in runtimes if r.recorder is not None]
     for recorder in recorders:
         recorder.stop(0)  # queue the stop for all, so they finish together

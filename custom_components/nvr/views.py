@@ -18,6 +18,8 @@ inside the storage folder (a tampered index, a symlink) is refused.
 * ``/api/nvr/<entry>/<channel>/event/<event id>.mp4``: an event from its
   pre-roll to its post-roll, remuxed once into a bounded cache.
 * ``/api/nvr/<entry>/<channel>/event/<event id>.jpg``: the event's thumbnail.
+* ``/api/nvr/<entry>/<channel>/frame/<epoch ms>.jpg``: the recorded picture at
+  a moment (a smart search match's thumbnail; see ``websocket_search.py``).
 * ``/api/nvr/<entry>/<channel>/still/<main|sub>.jpg``: a live still within
   the still budget; ``X-Picture-Age`` (s) and ``X-Picture-Source`` say how
   old it is and where it came from (see ``engine/stills/keeper.py``).
@@ -109,8 +111,17 @@ def async_register_views(hass: HomeAssistant) -> None:
         return
     hass.data[_DATA_VIEWS] = True
     from .playlist_views import PlaylistView, RangePlaylistView  # they build on this module
+    from .websocket_search import FrameView
 
-    for view in (PlaylistView, RangePlaylistView, SegmentView, ShiftedSegmentView, EventClipView, ThumbnailView):
+    for view in (
+        PlaylistView,
+        RangePlaylistView,
+        SegmentView,
+        ShiftedSegmentView,
+        EventClipView,
+        ThumbnailView,
+        FrameView,
+    ):
         hass.http.register_view(view())
     hass.http.register_view(StillView())
 

@@ -10,6 +10,9 @@ Grouped by the stages the data flows through:
 * ``motion``: zones, the detector, the event tracker and the worker (a sink);
 * ``objects``: person, vehicle, bicycle and animal detection (numpy), on
   the pictures motion detection decodes while motion goes on;
+* ``search``: the activity index (which cells of the picture moved, each
+  second, and the object labels seen) beside the footage, and smart search
+  over it;
 * ``playback``: recorded files as HLS playlists (an hour, or any span),
   the timeline of footage and events, and event clips.
 
@@ -39,6 +42,11 @@ from .recording.retention import PruneResult, RetentionPolicy
 from .recording.status import EventKind, RecorderSettings, RecorderStatus, RecordingFault, RecordingMode
 from .relay.placeholder import VideoFormat
 from .relay.server import RelayServer
+from .search.frames import recorded_jpeg
+from .search.grid import CELLS as ACTIVITY_CELLS
+from .search.query import SearchResult
+from .search.query import search as search_activity
+from .search.store import ActivityStore, ChannelActivity
 from .stills.caption import ENGLISH as ENGLISH_CAPTION
 from .stills.caption import Caption, caption_for, current_caption, set_caption
 from .stills.keeper import DEADLINE as STILL_DEADLINE
@@ -58,6 +66,7 @@ from .stream.source import (
 from .stream.status import FailureReason, StreamError, StreamInfo, StreamStatus
 
 __all__ = [
+    "ACTIVITY_CELLS",
     "CACHE_FOLDER",
     "ENGLISH_CAPTION",
     "MAIN",
@@ -66,10 +75,12 @@ __all__ = [
     "SUB",
     "SUPPORTED_CODECS",
     "TRANSPORTS",
+    "ActivityStore",
     "Archive",
     "BoxError",
     "Caption",
     "Channel",
+    "ChannelActivity",
     "ChannelConfig",
     "ChannelObjects",
     "ChannelTimeline",
@@ -100,6 +111,7 @@ __all__ = [
     "RelayServer",
     "RemovedChannel",
     "RetentionPolicy",
+    "SearchResult",
     "Segment",
     "Served",
     "ShiftedFile",
@@ -120,7 +132,9 @@ __all__ = [
     "no_signal_jpeg",
     "parse_polygons",
     "probe",
+    "recorded_jpeg",
     "redact",
+    "search_activity",
     "served",
     "set_caption",
     "silence_log_hook",

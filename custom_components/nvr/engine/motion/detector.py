@@ -218,6 +218,8 @@ class MotionDetector:
         self._noise = 0.0
         self._moved: np.ndarray | None = None
         """Where the last frame changed, in the active area."""
+        self.changed: np.ndarray | None = None
+        """Where the last frame changed, outside the masks (zones aside): what the activity index keeps."""
         self._recent: np.ndarray | None = None
         """How recently each pixel changed (1: in the last analysed frame, fading with ``RECENT_TIME``)."""
         self._longterm: np.ndarray | None = None
@@ -244,6 +246,7 @@ class MotionDetector:
         self._background = small
         self._previous = small
         self._moved = None
+        self.changed = None
         self._recent = None
         self._longterm = small
         self._last_ts = ts
@@ -286,7 +289,8 @@ class MotionDetector:
         self._noise = sigma if self._noise == 0.0 else 0.9 * self._noise + 0.1 * sigma
 
         unmasked = self._unmasked
-        global_fraction = float(np.count_nonzero(changed & unmasked)) / max(1, int(np.count_nonzero(unmasked)))
+        self.changed = changed & unmasked
+        global_fraction = float(np.count_nonzero(self.changed)) / max(1, int(np.count_nonzero(unmasked)))
         mean_bg = float(background.mean())
         jump = abs(gain * mean_bg + offset - mean_bg) > LIGHT_JUMP_LEVEL or abs(gain - 1.0) > LIGHT_JUMP_GAIN
         if jump or global_fraction > GLOBAL_FRACTION:

@@ -49,6 +49,8 @@ import av
 import av.error
 
 from ..objects.channel import ChannelObjects
+from ..search.grid import moved_words
+from ..search.store import ChannelActivity
 from ..stills.fresh import Picture
 from ..stream.gop import EncodedPacket
 from ..stream.mediaformat import MediaFormat
@@ -127,6 +129,8 @@ class MotionWorker:
         self._shed = LoadShedder(self.label)
         self.objects: ChannelObjects | None = None
         """The channel's object detection, offered the pictures analysed while motion goes on."""
+        self.activity: ChannelActivity | None = None
+        """The channel's part of the activity index (smart search): every analysed picture's moved cells."""
 
     # -- public API (any thread) ----------------------------------------------
 
@@ -386,6 +390,10 @@ class MotionWorker:
             self._events.peak_frame = frame
         if event is not None and self.objects is not None:
             self.objects.offer(frame, monitor.detector.moving_box(), ts + self._wall_minus_d)
+        if self.activity is not None:
+            changed = monitor.detector.changed
+            labels = self.objects.present_bits if self.objects is not None else 0
+            self.activity.picture(ts + self._wall_minus_d, None if changed is None else moved_words(changed), labels)
         if self._on_frame is not None:
             self._on_frame(result, stream_ts)
 

@@ -25,7 +25,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..motion.events import EventSink, new_event_id, write_thumbnail
-from .presence import HOLD, ObjectPresence, ObjectTransition
+from .presence import HOLD, LABELS, ObjectPresence, ObjectTransition
 from .ssd import Detection
 from .worker import ObjectWorker
 
@@ -121,6 +121,14 @@ class ChannelObjects:
         """The labels present now, with their best scores."""
         with self._lock:
             return {label: event.score for label, event in self._presence.events.items()}
+
+    @property
+    def present_bits(self) -> int:
+        """The labels present now as bits (``1 << LABELS.index(label)``): no lock, for every analysed picture."""
+        bits = 0
+        for label in list(self._presence.events):
+            bits |= 1 << LABELS.index(label)
+        return bits
 
     def apply(self, config: ObjectConfig) -> list[ObjectTransition]:
         """Change what is detected, at once (no I/O: the event loop may call it).

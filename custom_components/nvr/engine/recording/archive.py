@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..search.store import ActivityStore
 from .index import Event, IndexDamagedError, RecordingIndex
 from .layout import (
     INDEX_NAME,
@@ -63,10 +64,13 @@ class Archive:
             self.index = RecordingIndex(path)
             fresh = True
         self._fresh = fresh
+        self.activity = ActivityStore(root)
+        """The activity index (smart search), beside the footage; pruned with it."""
         self.pruner = Pruner(root, self.index, policy, **pruner_options)
 
     def close(self) -> None:
-        """Close the index."""
+        """Write the activity index and close the index."""
+        self.activity.close()
         self.index.close()
 
     def recover(self) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..search.store import prune_activity
 from .index import RecordingIndex, Segment
 from .layout import iter_event_logs, remove_empty_parents
 
@@ -125,6 +126,8 @@ class Pruner:
                 if n:
                     files, freed = files + n, freed + b
                     reasons.append("min_free")
+            horizon = now - max(policy.retain_days, policy.event_retain_days) * DAY
+            prune_activity(self.root, self.index.oldest_start, horizon)  # what no footage is left for
             if files:
                 _LOGGER.info("Retention deleted %d files (%.1f MB): %s", files, freed / 1e6, ", ".join(reasons))
             return PruneResult(files, freed, tuple(reasons))
