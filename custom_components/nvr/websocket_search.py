@@ -32,6 +32,8 @@ MAX_SPAN = 7 * 86400
 MAX_POLYGONS = 16
 MAX_POINTS = 64
 FRAME_EXPIRY = timedelta(hours=24)
+OPEN_FILE_REACH = 7200
+"""How far back (s) the file being written may have started (the index's longest file)."""
 
 ENGLISH = {
     "nvr_not_found": "There is no loaded NVR with this id.",
@@ -210,6 +212,10 @@ class FrameView(NvrView):
 
         def _picture() -> bytes | None:
             segments = index.segments(footage.id, at, at + 0.001, limit=1)
+            if not segments:
+                # The file being written: its end in the index trails by up to 10 s, its fragments by 1 s.
+                started = index.segments_starting(footage.id, at - OPEN_FILE_REACH, at + 0.001)
+                segments = [s for s in started[-1:] if not s.complete]
             if not segments:
                 return None
             path = safe_file(state.root, segments[0].path)

@@ -43,17 +43,21 @@ async def entry(hass: HomeAssistant, footage: Path, tmp_path: Path, recording_se
     return await setup_playback_entry(hass, storage, recording_server.url("/h264"))
 
 
-def _lay_out_footage(entry, start: float) -> float:
-    """Copies of a recorded file end to end from ``start`` (as if recorded then); returns the end."""
+def _lay_out_footage(entry, start: float, files: int = FILES, complete: bool = True) -> float:
+    """Copies of a recorded file end to end from ``start`` (as if recorded then); returns the end.
+
+    Not ``complete``: as a file being written, whose end the index does not know yet.
+    """
     archive = entry.runtime_data.archive
     template = next(s for s in archive.index.segments(CHANNEL) if s.complete and s.end > s.start)
     at = start
-    for _ in range(FILES):
+    for _ in range(files):
         relpath = segment_relpath(CHANNEL, at)
         (archive.root / relpath).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(archive.root / template.path, archive.root / relpath)
         size = (archive.root / relpath).stat().st_size
-        archive.index.add_segment(CHANNEL, at, relpath, at + template.duration, size, complete=True)
+        end = at + template.duration if complete else at
+        archive.index.add_segment(CHANNEL, at, relpath, end, size, complete=complete)
         at += template.duration
     return at
 
@@ -118,6 +122,10 @@ async def test_match_pictures_need_a_login_and_footage(
     assert (await client.get(url)).status == 200
     nothing = f"/api/nvr/{entry.entry_id}/{CHANNEL}/frame/{(start - 3600) * 1000}.jpg"
     assert (await client.get(nothing)).status == 404
+    # The file being written: the index's end trails its fragments; its pictures are there all the same.
+    later = start + 600
+    await hass.async_add_executor_job(_lay_out_footage, entry, later, 1, False)
+    assert (await client.get(f"/api/nvr/{entry.entry_id}/{CHANNEL}/frame/{(later + 1) * 1000}.jpg")).status == 200
     for bad in (f"/api/nvr/{entry.entry_id}/..%2F..%2Fetc/frame/1000.jpg", f"/api/nvr/nope/{CHANNEL}/frame/1000.jpg"):
         assert (await client.get(bad)).status in (400, 404)  # HA's filter refuses the first itself
 

@@ -4,7 +4,8 @@
 // click a moment: up to four ticked channels play from it in sync (nvr-playback.js), at 1x to 8x, with
 // jumps to the previous or next event. Select a span on the bar and export it: the integration's
 // nvr.export_clip action writes the MP4 into the media folder and the browser downloads it through
-// a signed link from HA's media source. Opened from the wall card as /nvr?entry=…&channels=…&t=….
+// a signed link from HA's media source. Smart search (nvr-search.js) finds the moments something moved in
+// a region drawn on a channel's picture. Opened from the wall card as /nvr?entry=…&channels=…&t=….
 
 import { el, icon } from "./nvr-dom.js";
 import { EVENT_KINDS, eventFilter, shown, storedKinds } from "./nvr-event-filter.js";
@@ -13,6 +14,7 @@ import { Screen, canDecode } from "./nvr-panel-screen.js";
 import { STRINGS, tr } from "./nvr-panel-strings.js";
 import { STYLE } from "./nvr-panel-style.js";
 import { NvrTimeline } from "./nvr-timeline.js";
+import { SEARCH_STYLE, SmartSearch } from "./nvr-search.js";
 import { SyncPlayback, ensureHlsPlayer } from "./nvr-playback.js";
 
 const MAX_PLAYING = 4;
@@ -126,7 +128,7 @@ class NvrPanel extends HTMLElement {
     const root = this.shadowRoot;
     root.innerHTML = "";
     const style = el("style");
-    style.textContent = STYLE;
+    style.textContent = STYLE + SEARCH_STYLE;
     const page = el("div", "page");
     const bar = el("div", "toolbar");
     bar.append(el("span", "title", tr(this._hass, "title")));
@@ -146,7 +148,10 @@ class NvrPanel extends HTMLElement {
     this._prevEvent.classList.add("previous-event");
     this._nextEvent.classList.add("next-event");
     this._speedButtons = SPEEDS.map((speed) => {
-      const button = this._button(`${speed}×`, `${tr(this._hass, "speed")} ${speed}×`, () => this._setSpeed(speed));
+      const button = this._button(`${speed}×`, `${tr(this._hass, "speed")} ${speed}×`, () => {
+        this._smart.stopPlaying();
+        this._setSpeed(speed);
+      });
       button.dataset.speed = String(speed);
       return button;
     });
@@ -154,13 +159,16 @@ class NvrPanel extends HTMLElement {
     this._selectButton.classList.add("select");
     this._exportButton = this._button(tr(this._hass, "export"), "", () => this.exportChannels());
     this._exportButton.classList.add("export");
+    this._smart = new SmartSearch(this);
+    this._searchButton = this._button("mdi:image-search", tr(this._hass, "smart_search"), () => this._smart.toggle());
+    this._searchButton.classList.add("smart-search");
     this._filter = eventFilter((key) => tr(this._hass, key), (kinds) => {
       this._timeline.kinds = kinds;
       this._timeline.render();
     });
     bar.append(this._nvrSelect, day, this._prevEvent, this._playButton, this._nextEvent, ...this._speedButtons);
     bar.append(this._filter);
-    bar.append(el("span", "spacer"), this._selectButton, this._exportButton);
+    bar.append(el("span", "spacer"), this._searchButton, this._selectButton, this._exportButton);
     this._screensNode = el("div", "screens");
     this._hint = el("div", "hint", tr(this._hass, "loading"));
     this._status = el("div", "status");
@@ -172,11 +180,14 @@ class NvrPanel extends HTMLElement {
     this._timeline.timeZone = this._tz;
     this._timeline.labels = Object.fromEntries(EVENT_KINDS.map((kind) => [kind, tr(this._hass, kind)]));
     this._timeline.kinds = storedKinds();
-    this._timeline.addEventListener("seek", (e) => this.seek(e.detail.wall));
+    this._timeline.addEventListener("seek", (e) => {
+      this._smart.stopPlaying();
+      this.seek(e.detail.wall);
+    });
     this._timeline.addEventListener("select", (e) => (this._selection = [e.detail.start, e.detail.end]));
     this._timeline.addEventListener("toggle", (e) => this._toggleChannel(e.detail.channel, e.detail.checked, e.detail.box));
     this._screensNode.append(this._hint);
-    page.append(bar, this._screensNode, this._status, this._timeline);
+    page.append(bar, this._smart.node, this._screensNode, this._status, this._timeline);
     root.append(style, page);
     this._setSpeed(1);
     this._updatePlayButton();
@@ -325,6 +336,7 @@ class NvrPanel extends HTMLElement {
       screen.clock.textContent = at != null ? this._format(at).split(" ").pop() : "";
     });
     if (playback.speed !== this._speed) this._setSpeed(playback.speed);
+    this._smart.drive(playback);
     // The playhead crossed midnight: the bar follows it to the next day, playback goes on.
     if (this._data && (wall >= this._data.end || wall < this._data.start) && !this._loadingDay) {
       this._loadingDay = true;

@@ -5,7 +5,8 @@
 // with the moment under the pointer. In selection mode (or with Shift held) a drag selects a span and
 // fires "select". Hovering or tapping an event mark shows its time, kind and thumbnail. Marks are
 // coloured by kind (motion, manual, and object detection's person, vehicle, bicycle, animal); ``kinds``
-// limits which are shown.
+// limits which are shown. A smart search's matches (yellow) and the footage it could not look at (hatched:
+// not indexed) show on the row of the channel searched (``search``).
 // Times are shown in Home Assistant's time zone.
 
 import { el } from "./nvr-dom.js";
@@ -48,6 +49,10 @@ const STYLE = `
   .tip { position: fixed; z-index: 10; background: #1c1f24; color: #eee; padding: 6px; border-radius: 4px;
     box-shadow: 0 2px 8px rgba(0,0,0,.5); pointer-events: none; font-size: 12px; }
   .tip img { display: block; width: 160px; margin-top: 4px; border-radius: 2px; }
+  .found { position: absolute; top: 1px; bottom: 1px; background: rgba(255,235,59,.45); border: 1px solid #fdd835;
+    border-radius: 2px; min-width: 2px; box-sizing: border-box; z-index: 1; pointer-events: none; }
+  .unindexed { position: absolute; top: 7px; height: 14px; min-width: 1px; pointer-events: none;
+    background: repeating-linear-gradient(45deg, rgba(189,189,189,.75) 0 3px, rgba(0,0,0,.35) 3px 6px); }
   .hidden { display: none !important; }
 `;
 
@@ -70,6 +75,7 @@ export class NvrTimeline extends HTMLElement {
     this.locale = "en";
     this.labels = { motion: "Motion", manual: "Manual" };
     this.kinds = null; // the event kinds marked (null: all)
+    this.search = null; // a smart search's {channel, matches, notIndexed}, shown on that channel's row
     this._pointers = new Map();
     this._frame = null;
   }
@@ -216,6 +222,9 @@ export class NvrTimeline extends HTMLElement {
         span.style.width = `${this._x(Math.min(e, b)) - this._x(Math.max(s, a))}%`;
         row.append(span);
       }
+      const search = this.search && this.search.channel === channel.id ? this.search : null;
+      for (const [s, e] of search ? search.notIndexed : []) this._band(row, "unindexed", s, e, a, b);
+      for (const match of search ? search.matches : []) this._band(row, "found", match.start, match.end, a, b);
       for (const event of channel.events) {
         if (event.start < a || event.start > b || !shown(this.kinds, event.kind)) continue;
         const kind = EVENT_KINDS.includes(event.kind) ? event.kind : "other";
@@ -229,6 +238,15 @@ export class NvrTimeline extends HTMLElement {
       this._rows.append(row);
     }
     this._place();
+  }
+
+  /** A band from ``s`` to ``e`` on a row (smart search: matches, footage not indexed), within the view [a, b]. */
+  _band(row, className, s, e, a, b) {
+    if (e < a || s > b) return;
+    const band = el("div", className);
+    band.style.left = `${this._x(Math.max(s, a))}%`;
+    band.style.width = `${this._x(Math.min(e, b)) - this._x(Math.max(s, a))}%`;
+    row.append(band);
   }
 
   _place() {

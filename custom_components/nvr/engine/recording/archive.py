@@ -40,6 +40,10 @@ class StorageStats:
     oldest: float | None
 
 
+ACTIVITY_CLOSE = 2.0
+"""Seconds closing waits for the activity index's last write (a hung disk must not hold a stop)."""
+
+
 class Archive:
     """The recordings of one NVR under ``root``."""
 
@@ -69,8 +73,8 @@ class Archive:
         self.pruner = Pruner(root, self.index, policy, **pruner_options)
 
     def close(self) -> None:
-        """Write the activity index and close the index."""
-        self.activity.close()
+        """Write the activity index (within ``ACTIVITY_CLOSE`` s: a stop has a deadline) and close the index."""
+        self.activity.close(ACTIVITY_CLOSE)
         self.index.close()
 
     def recover(self) -> int:
