@@ -125,9 +125,9 @@ def _checked(msg: dict[str, Any]) -> tuple[str, dict[str, str]] | dict[str, Any]
 @websocket_api.websocket_command(
     {
         vol.Required("type"): "nvr/search",
-        vol.Required("entry_id"): vol.All(str, vol.Length(max=64)),
-        vol.Required("channel"): vol.All(str, vol.Length(max=64)),
         # Checked in the command, so that each bad value gets its own translated error.
+        vol.Required("entry_id"): object,
+        vol.Required("channel"): object,
         vol.Required("start"): object,
         vol.Required("end"): object,
         vol.Required("region"): object,
@@ -138,13 +138,15 @@ def _checked(msg: dict[str, Any]) -> tuple[str, dict[str, str]] | dict[str, Any]
 @websocket_api.async_response
 async def ws_search(hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]) -> None:
     """The moments something moved in the region."""
-    entry = loaded_entry(hass, msg["entry_id"])
+    entry = loaded_entry(hass, msg["entry_id"]) if isinstance(msg["entry_id"], str) else None
     if entry is None or entry.runtime_data.stopped:
         _error(connection, msg["id"], "nvr_not_found")
         return
-    footage = footage_channel(entry, msg["channel"])
+    channel = msg["channel"]
+    footage = footage_channel(entry, channel) if isinstance(channel, str) else None
     if footage is None:
-        _error(connection, msg["id"], "channel_not_found", channel=msg["channel"][:64])
+        shown = channel if isinstance(channel, str) and len(channel) <= 64 else str(channel)[:64] + "…"
+        _error(connection, msg["id"], "channel_not_found", channel=shown)
         return
     args = _checked(msg)
     if isinstance(args, tuple):

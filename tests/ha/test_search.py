@@ -136,6 +136,9 @@ async def test_bad_input_gets_a_translated_error(hass: HomeAssistant, entry, has
     cases = [
         ({**ok, "entry_id": "nope"}, "not_found", "nvr_not_found"),
         ({**ok, "channel": "nope"}, "not_found", "channel_not_found"),
+        ({**ok, "channel": "x" * 5000}, "not_found", "channel_not_found"),
+        ({**ok, "channel": 7}, "not_found", "channel_not_found"),
+        ({**ok, "entry_id": ["a"]}, "not_found", "nvr_not_found"),
         ({**ok, "start": 3000}, "invalid_format", "invalid_span"),
         ({**ok, "end": 1000 + 8 * 86400}, "invalid_format", "invalid_span"),
         ({**ok, "start": "yesterday"}, "invalid_format", "invalid_span"),
