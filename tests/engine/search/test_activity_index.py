@@ -123,6 +123,20 @@ def test_a_growing_span_is_rewritten_in_place(tmp_path: Path) -> None:
     assert analysed_spans(tmp_path, "cam", T0, T0 + 200) == [(T0, T0 + 50), (T0 + 100, T0 + 101)]
 
 
+def test_a_span_across_midnight_is_rewritten_in_place_in_both_days(tmp_path: Path) -> None:
+    midnight = T0 - T0 % 86400 + 86400
+    store = ActivityStore(tmp_path, flush=3600)
+    activity = store.channel("cam")
+    for second in range(midnight - 30, midnight + 30):
+        activity.picture(second, None)
+        store.flush()
+    activity.release()
+    store.close()
+    for day in (midnight - 1, midnight):
+        assert day_files(tmp_path, "cam", day)[1].stat().st_size == 8  # one pair each, however many writes
+    assert analysed_spans(tmp_path, "cam", midnight - 60, midnight + 60) == [(midnight - 30, midnight + 30)]
+
+
 def test_torn_records_from_a_crash_are_left_out_and_written_over(tmp_path: Path) -> None:
     store = ActivityStore(tmp_path, flush=3600)
     write_seconds(store, "cam", {T0 + 1: picture_moving_at(0.1, 0.3)})

@@ -138,8 +138,6 @@ class ChannelActivity:
         """The analysed span going on: [start, end]."""
         self._spans: list[tuple[int, int]] = []
         """Spans that ended, not written yet."""
-        self._written_span: tuple[str, int] | None = None
-        """(day, start) of the span last written: it is rewritten in place while it grows."""
 
     def picture(self, wall: float, moved: np.ndarray | None, labels: int = 0) -> None:
         """An analysed picture at ``wall`` (epoch s); motion worker's thread, no I/O.
@@ -203,8 +201,8 @@ class ActivityStore:
         self._thread: threading.Thread | None = None
         self._released: list[tuple[str, tuple]] = []
         """What stopped channels left, for the next write."""
-        self._last_span: dict[str, tuple[str, int]] = {}
-        """Per channel: (day, start) of the span written last, rewritten in place while it grows."""
+        self._last_span: dict[tuple[str, str], int] = {}
+        """(channel, spans file) -> start of the span written there last: rewritten in place while it grows."""
         self.write_errors = 0
 
     def channel(self, channel: str) -> ChannelActivity:
@@ -279,9 +277,9 @@ class ActivityStore:
             if records:
                 self._write_records(channel, records)
             for start, end in spans:
-                self._write_span(channel, start, end, final=True)
+                self._write_span(channel, start, end)
             if running is not None:
-                self._write_span(channel, *running, final=False)
+                self._write_span(channel, *running)
         except OSError as err:
             self.write_errors += 1
             if self.write_errors == 1 or self.write_errors % 100 == 0:
@@ -299,26 +297,25 @@ class ActivityStore:
             with path.open("ab") as out:
                 _append_whole(out, array[days == day].tobytes(), RECORD.itemsize)
 
-    def _write_span(self, channel: str, start: int, end: int, final: bool) -> None:
-        """Write a span, split at UTC midnight; the last piece of a growing span is rewritten in place."""
+    def _write_span(self, channel: str, start: int, end: int) -> None:
+        """Write a span, split at UTC midnight: each day's piece into that day's file."""
         while True:
             piece_end = min(end, day_start(start) + DAY - 1)
             self._write_piece(channel, start, piece_end)
             if piece_end >= end:
                 break
             start = piece_end + 1
-        if final:
-            self._last_span.pop(channel, None)
 
     def _write_piece(self, channel: str, start: int, end: int) -> None:
+        """Append a span's piece, or rewrite it in place when it is the one written there last, grown."""
         _, path = day_files(self.root, channel, start)
         path.parent.mkdir(parents=True, exist_ok=True)
         piece = np.array([(start, end)], dtype=SPAN).tobytes()
-        key = (path.name, start)
+        key = (channel, path.name)
         with open(path, "r+b" if path.exists() else "wb") as out:
             size = out.seek(0, os.SEEK_END)
             size -= size % SPAN.itemsize  # a torn pair is overwritten
-            if self._last_span.get(channel) == key and size >= SPAN.itemsize:
+            if self._last_span.get(key) == start and size >= SPAN.itemsize:
                 out.seek(size - SPAN.itemsize)
                 with contextlib.suppress(OSError):
                     if out.read(4) == piece[:4]:  # still the same span: it grows in place
@@ -326,7 +323,10 @@ class ActivityStore:
             out.seek(size)
             out.write(piece)
             out.truncate()
-        self._last_span[channel] = key
+        self._last_span[key] = start
+        mine = sorted(k for k in self._last_span if k[0] == channel)
+        for old in mine[:-2]:  # yesterday's and today's files are all a running span can reach
+            del self._last_span[old]
 
 
 def _append_whole(out, data: bytes, itemsize: int) -> None:
