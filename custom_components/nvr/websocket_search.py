@@ -14,6 +14,7 @@ matches and its footage as not indexed.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from homeassistant.core import HomeAssistant, callback
 from .const import DOMAIN
 from .engine import ACTIVITY_CELLS, OBJECT_LABELS, recorded_jpeg, search_activity
 from .views import URL_BASE, NvrView, footage_channel, loaded_entry, not_found, safe_file
+
+_LOGGER = logging.getLogger(__name__)
 
 MAX_SPAN = 7 * 86400
 MAX_POLYGONS = 16
@@ -42,6 +45,7 @@ ENGLISH = {
     "invalid_region": "A region is 1 to {polygons} polygons of 3 to {points} points, each x and y between 0 and 1.",
     "invalid_labels": "Labels must be among: {labels}.",
     "invalid_min_size": "The minimum size is a percentage of the picture, from 0 to 100.",
+    "search_failed": "The search could not read the recordings' index: {error}",
 }
 """The errors' English text (strings.json has them, for translation by key)."""
 
@@ -59,6 +63,8 @@ def frame_url(entry_id: str, channel: str, at: float) -> str:
 
 def _error(connection: websocket_api.ActiveConnection, msg_id: int, key: str, **placeholders: str) -> None:
     code = websocket_api.ERR_NOT_FOUND if key.endswith("_not_found") else websocket_api.ERR_INVALID_FORMAT
+    if key == "search_failed":
+        code = websocket_api.ERR_UNKNOWN_ERROR
     connection.send_error(
         msg_id,
         code,
@@ -169,7 +175,12 @@ async def ws_search(hass: HomeAssistant, connection: websocket_api.ActiveConnect
             footage=[(max(a, args["start"]), min(b, args["end"])) for a, b in spans],
         )
 
-    result = await hass.async_add_executor_job(_search)
+    try:
+        result = await hass.async_add_executor_job(_search)
+    except Exception as err:  # sqlite3.Error, OSError: a vanished disk; said, not a traceback
+        _LOGGER.warning("Smart search on %s failed: %s", footage.name, err)
+        _error(connection, msg["id"], "search_failed", error=str(err)[:200])
+        return
     matches = []
     for match in result.matches if result is not None else ():
         thumbnail = async_sign_path(hass, frame_url(entry.entry_id, footage.id, match.peak + 0.5), FRAME_EXPIRY)

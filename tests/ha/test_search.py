@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -160,6 +161,12 @@ async def test_bad_input_gets_a_translated_error(hass: HomeAssistant, entry, has
         assert answer["error"]["translation_key"] == key and answer["error"]["translation_domain"] == DOMAIN
         english = STRINGS["exceptions"][key]["message"]
         assert answer["error"]["message"] == english.format(**(answer["error"].get("translation_placeholders") or {}))
+    # The index unreadable (a disk gone): said, translated, and logged; no traceback.
+    index = entry.runtime_data.archive.index
+    with patch.object(index, "segment_times", side_effect=OSError(5, "Input/output error")):
+        answer = await _ws(client, type="nvr/search", **ok)
+    assert answer["error"]["code"] == "unknown_error" and answer["error"]["translation_key"] == "search_failed"
+    assert "Input/output error" in answer["error"]["message"]
     # A channel never analysed: no matches, and its footage is not indexed; nothing fails.
     answer = await _ws(client, type="nvr/search", **{**ok, "start": 0, "end": 86400})
     assert answer["success"] and answer["result"]["matches"] == []
