@@ -401,7 +401,7 @@ def stop_all(data: NvrData, timeout: float = STOP_TIMEOUT + 1.0) -> bool:
     if data.io_lock.acquire(timeout=_left(deadline)):
         try:
             if data.archive is not None and not data.stopped:
-                data.archive.close()
+                data.archive.close(_left(deadline))
             data.stopped = True
         finally:
             data.io_lock.release()

@@ -14,6 +14,7 @@ matches and its footage as not indexed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from datetime import timedelta
@@ -35,6 +36,10 @@ MAX_SPAN = 7 * 86400
 MAX_POLYGONS = 16
 MAX_POINTS = 64
 FRAME_EXPIRY = timedelta(hours=24)
+FRAME_DECODES = 2
+"""Match pictures decoded at once: each may decode a GOP of the main stream, and HA's executor is shared
+(a page lists many matches, and the browser asks for their pictures together)."""
+_DATA_FRAME_SLOTS = f"{DOMAIN}_frame_slots"
 OPEN_FILE_REACH = 7200
 """How far back (s) the file being written may have started (the index's longest file)."""
 
@@ -234,7 +239,11 @@ class FrameView(NvrView):
             path = safe_file(state.root, segments[0].path)
             return recorded_jpeg(path, at - segments[0].start) if path is not None else None
 
-        jpeg = await hass.async_add_executor_job(_picture)
+        slots = hass.data.get(_DATA_FRAME_SLOTS)
+        if slots is None:
+            slots = hass.data[_DATA_FRAME_SLOTS] = asyncio.Semaphore(FRAME_DECODES)
+        async with slots:
+            jpeg = await hass.async_add_executor_job(_picture)
         if jpeg is None:
             return not_found()
         return web.Response(

@@ -208,6 +208,7 @@ class NvrPanel extends HTMLElement {
   }
 
   async _chooseNvr(entryId, ids, t) {
+    const otherNvr = this._entryId !== entryId;
     if (this._playback && this._entryId !== entryId) {
       this._playback.stop();
       this._playback = null;
@@ -230,6 +231,7 @@ class NvrPanel extends HTMLElement {
     this._day = this._localDay(t ?? Date.now() / 1000);
     this._days = (await this._hass.callWS({ type: "nvr/timeline/days", entry_id: entryId })).days;
     await this._loadDay();
+    if (otherNvr) this._smart.reset(); // its channels and results were the other NVR's
     if (t != null) {
       this._timeline.focus(t, 600);
       this.seek(t);

@@ -218,6 +218,16 @@ export class SmartSearch {
     this._draw();
   }
 
+  /** Another NVR was chosen: the results go, and an open pane lists the new NVR's channels. */
+  reset() {
+    this.stopPlaying();
+    this.result = null;
+    this.summary.textContent = "";
+    this.channelSelect.innerHTML = "";
+    this._show();
+    if (this.open) this.toggle(true);
+  }
+
   clear() {
     this.shapes = [];
     this.pending = null;
@@ -278,7 +288,8 @@ export class SmartSearch {
       this.panel._timeline.focus((first + last) / 2, Math.max(120, (last - first) * 1.2));
     }
     const unindexed = this.result.not_indexed.length ? ` ${t("not_indexed_note")}` : "";
-    this.summary.textContent = `${count ? t("matches", { count }) : t("no_matches")}${unindexed}`;
+    const shown = this.result.truncated ? `${count}+` : count;
+    this.summary.textContent = `${count ? t("matches", { count: shown }) : t("no_matches")}${unindexed}`;
     this._show();
   }
 
@@ -317,7 +328,8 @@ export class SmartSearch {
   }
 
   exportMatch(match) {
-    const channel = this.panel._data.channels.find((c) => c.id === this.result.channel);
+    const channel = this.panel._data && this.panel._data.channels.find((c) => c.id === this.result.channel);
+    if (!channel) return undefined;
     this.panel._selection = [match.start, match.end];
     this.panel._timeline.setSelection([match.start, match.end]);
     return this.panel.exportChannels([channel]);

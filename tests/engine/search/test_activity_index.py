@@ -137,6 +137,47 @@ def test_a_span_across_midnight_is_rewritten_in_place_in_both_days(tmp_path: Pat
     assert analysed_spans(tmp_path, "cam", midnight - 60, midnight + 60) == [(midnight - 30, midnight + 30)]
 
 
+def test_a_span_of_days_writes_each_day_once(tmp_path: Path) -> None:
+    """A camera analysed for three days on end: one pair per day file, rewritten in place, however many writes."""
+    start = T0 - T0 % 86400 + 80000
+    store = ActivityStore(tmp_path, flush=3600)
+    activity = store.channel("cam")
+    for second in range(start, start + 3 * 86400, 2):
+        activity.picture(second, None)
+        if second % 3600 == 0:
+            store.flush()
+    activity.release()
+    store.close()
+    days = sorted((tmp_path / "cam" / "activity").glob("*.cov"))
+    assert len(days) == 4 and all(day.stat().st_size == 8 for day in days)
+    assert analysed_spans(tmp_path, "cam", start - 10, start + 4 * 86400) == [(start, start + 3 * 86400 - 1)]
+
+
+def test_keyframes_a_long_gop_apart_are_one_analysed_span(tmp_path: Path) -> None:
+    """Only keyframes analysed (low power, an overloaded host), 10 s apart: still analysed, not "not indexed"."""
+    store = ActivityStore(tmp_path, flush=3600)
+    activity = store.channel("cam")
+    for second in range(T0, T0 + 600, 10):
+        activity.picture(second, None)
+    activity.picture(T0 + 700, None)  # a real gap (a camera lost for 100 s): a new span
+    activity.release()
+    store.close()
+    assert analysed_spans(tmp_path, "cam", T0, T0 + 1000) == [(T0, T0 + 591), (T0 + 700, T0 + 701)]
+
+
+def test_pictures_after_the_release_are_ignored(tmp_path: Path) -> None:
+    """A motion worker that outlived its stop's deadline: what it still offers is not kept in memory."""
+    store = ActivityStore(tmp_path, flush=3600)
+    activity = store.channel("cam")
+    activity.picture(T0, moved_words(picture_moving_at(0.1, 0.3)))
+    activity.release()
+    for n in range(100):
+        activity.picture(T0 + 1 + n, moved_words(picture_moving_at(0.1, 0.3)))
+    assert activity.take() == ([], [], None)
+    store.close()
+    assert read_records(tmp_path, "cam", T0, T0 + 1000)["t"].tolist() == [T0]
+
+
 def test_torn_records_from_a_crash_are_left_out_and_written_over(tmp_path: Path) -> None:
     store = ActivityStore(tmp_path, flush=3600)
     write_seconds(store, "cam", {T0 + 1: picture_moving_at(0.1, 0.3)})

@@ -72,9 +72,13 @@ class Archive:
         """The activity index (smart search), beside the footage; pruned with it."""
         self.pruner = Pruner(root, self.index, policy, **pruner_options)
 
-    def close(self) -> None:
-        """Write the activity index (within ``ACTIVITY_CLOSE`` s: a stop has a deadline) and close the index."""
-        self.activity.close(ACTIVITY_CLOSE)
+    def close(self, timeout: float = ACTIVITY_CLOSE) -> None:
+        """Write the activity index and close the index.
+
+        The activity index's last write is waited for ``timeout`` s at most
+        (and never over ``ACTIVITY_CLOSE``): a stop has a deadline.
+        """
+        self.activity.close(max(0.0, min(timeout, ACTIVITY_CLOSE)))
         self.index.close()
 
     def recover(self) -> int:

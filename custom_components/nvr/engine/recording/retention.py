@@ -127,7 +127,7 @@ class Pruner:
                     files, freed = files + n, freed + b
                     reasons.append("min_free")
             horizon = now - max(policy.retain_days, policy.event_retain_days) * DAY
-            prune_activity(self.root, self.index.oldest_start, horizon)  # what no footage is left for
+            prune_activity(self.root, self.index.oldest_start, horizon, now)  # what no footage is left for
             if files:
                 _LOGGER.info("Retention deleted %d files (%.1f MB): %s", files, freed / 1e6, ", ".join(reasons))
             return PruneResult(files, freed, tuple(reasons))

@@ -28,7 +28,7 @@ MERGE_GAP = 4.0
 """Matching seconds this close (s) are one match."""
 PAD = 2.0
 """Seconds added before and after each match."""
-MAX_MATCHES = 2000
+MAX_MATCHES = 500
 """Most matches one search returns (the earliest); ``truncated`` says when there were more."""
 
 

@@ -44,7 +44,11 @@ DAY = 86400
 FLUSH = 2.0
 """Seconds between writes: a search sees motion this late at most."""
 COVER_GAP = 6
-"""Seconds between analysed pictures that still make one analysed span (keyframes only: a GOP)."""
+"""Seconds between analysed pictures that always make one analysed span."""
+GAP_FACTOR = 2.5
+MAX_GAP = 30
+"""With only keyframes analysed (low power, an overloaded host), pictures come a GOP apart: a gap of up to
+``GAP_FACTOR`` × the last interval between pictures, at most ``MAX_GAP`` s, still makes one span."""
 STOP_DEADLINE = 5.0
 
 
@@ -104,7 +108,9 @@ def iter_day_files(root: Path) -> Iterator[tuple[Path, str, int]]:
             yield path, channel.name, day
 
 
-def prune_activity(root: Path, oldest_footage: Callable[[str], float | None], horizon: float) -> int:
+def prune_activity(
+    root: Path, oldest_footage: Callable[[str], float | None], horizon: float, now: float | None = None
+) -> int:
     """Delete the days of activity before a channel's oldest footage (before ``horizon`` when it has none).
 
     Returns how many files went. Blocking; retention calls it after deleting footage.
@@ -114,7 +120,7 @@ def prune_activity(root: Path, oldest_footage: Callable[[str], float | None], ho
     for path, channel, day in list(iter_day_files(root)):
         if channel not in limits:
             oldest = oldest_footage(channel)
-            limits[channel] = horizon if oldest is None else min(oldest, time.time())
+            limits[channel] = horizon if oldest is None else min(oldest, time.time() if now is None else now)
         if day + DAY <= limits[channel]:
             try:
                 path.unlink()
@@ -138,6 +144,9 @@ class ChannelActivity:
         """The analysed span going on: [start, end]."""
         self._spans: list[tuple[int, int]] = []
         """Spans that ended, not written yet."""
+        self._last_wall: float | None = None
+        self._closed = False
+        """Handed over at the channel's stop: later pictures are ignored."""
 
     def picture(self, wall: float, moved: np.ndarray | None, labels: int = 0) -> None:
         """An analysed picture at ``wall`` (epoch s); motion worker's thread, no I/O.
@@ -147,19 +156,30 @@ class ChannelActivity:
         """
         second = int(wall)
         with self._store.lock:
+            if self._closed:
+                return  # a worker that outlived its stop: its channel's activity was handed over
             if second != self._second:
                 self._close_second()
                 self._second = second
             if moved is not None:
                 self._cells |= moved
             self._labels |= labels
+            gap = COVER_GAP
+            if self._last_wall is not None:
+                gap = max(COVER_GAP, min(MAX_GAP, GAP_FACTOR * (wall - self._last_wall)))
+            self._last_wall = wall
             span = self._span
-            if span is not None and span[0] <= second <= span[1] + COVER_GAP:
-                span[1] = max(span[1], second)
-            else:
-                if span is not None:
-                    self._spans.append((span[0], span[1]))
-                self._span = [second, second]
+            if span is not None and span[0] <= second <= span[1] + gap:
+                if day_start(second) == day_start(span[0]):
+                    span[1] = max(span[1], second)
+                    return
+                # Midnight (UTC): the span goes on in the new day's file, so a span only ever grows in one.
+                self._spans.append((span[0], day_start(second) - 1))
+                self._span = [day_start(second), second]
+                return
+            if span is not None:
+                self._spans.append((span[0], span[1]))
+            self._span = [second, second]
 
     def _close_second(self) -> None:
         """Queue the second that ended, if anything moved or was seen in it (with the store's lock)."""
@@ -175,6 +195,7 @@ class ChannelActivity:
     def take(self, final: bool = False) -> tuple[list[tuple[int, bytes, int]], list[tuple[int, int]], tuple | None]:
         """What to write (with the store's lock): records, ended spans, the running span."""
         if final:
+            self._closed = True
             self._close_second()
             self._second = -1
             if self._span is not None:
