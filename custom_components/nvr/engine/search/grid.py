@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ..motion.zones import polygon_mask
+
 COLS = 32
 ROWS = 18
 CELLS = COLS * ROWS
@@ -65,36 +67,13 @@ def moved_words(changed: np.ndarray) -> np.ndarray:
     return pack(cell_counts(changed) >= least)
 
 
-def _inside(points: np.ndarray, polygon: Sequence[Point]) -> np.ndarray:
-    """Even-odd rule for many points against one polygon."""
-    x, y = points[:, 0], points[:, 1]
-    inside = np.zeros(len(points), dtype=bool)
-    n = len(polygon)
-    for i in range(n):
-        x1, y1 = polygon[i]
-        x2, y2 = polygon[(i + 1) % n]
-        if y1 == y2:
-            continue
-        crosses = (y1 > y) != (y2 > y)
-        at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= crosses & (x < at)
-    return inside
-
-
 def region_cells(polygons: Iterable[Sequence[Point]]) -> np.ndarray:
-    """The ``(ROWS, COLS)`` cells a region of polygons (picture coordinates 0..1) touches."""
-    step = 1.0 / REGION_SAMPLES
-    offsets = (np.arange(REGION_SAMPLES) + 0.5) * step
-    # Sample points: for every cell, REGION_SAMPLES² points spread over it.
-    xs = ((np.arange(COLS)[:, None] + offsets[None, :]) / COLS).ravel()
-    ys = ((np.arange(ROWS)[:, None] + offsets[None, :]) / ROWS).ravel()
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
-    hit = np.zeros(len(points), dtype=bool)
-    for polygon in polygons:
-        hit |= _inside(points, polygon)
-    per_point = hit.reshape(ROWS * REGION_SAMPLES, COLS * REGION_SAMPLES)
-    return per_point.reshape(ROWS, REGION_SAMPLES, COLS, REGION_SAMPLES).any(axis=(1, 3))
+    """The ``(ROWS, COLS)`` cells a region of polygons (picture coordinates 0..1) touches.
+
+    Motion zones' rasteriser at ``REGION_SAMPLES`` points across each cell: a cell is in when any is.
+    """
+    fine = polygon_mask(polygons, COLS * REGION_SAMPLES, ROWS * REGION_SAMPLES)
+    return fine.reshape(ROWS, REGION_SAMPLES, COLS, REGION_SAMPLES).any(axis=(1, 3))
 
 
 def region_words(polygons: Iterable[Sequence[Point]]) -> np.ndarray:

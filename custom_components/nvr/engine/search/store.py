@@ -284,27 +284,21 @@ class ActivityStore:
         spans: list[tuple[int, int]],
         running: tuple[int, int] | None,
     ) -> None:
-        with self._io:
-            self._write_locked(channel, records, spans, running)
-
-    def _write_locked(
-        self,
-        channel: str,
-        records: list[tuple[int, bytes, int]],
-        spans: list[tuple[int, int]],
-        running: tuple[int, int] | None,
-    ) -> None:
         try:
-            if records:
-                self._write_records(channel, records)
-            for start, end in spans:
-                self._write_span(channel, start, end)
-            if running is not None:
-                self._write_span(channel, *running)
+            with self._io:
+                self._write_files(channel, records, spans, running)
         except OSError as err:
             self.write_errors += 1
             if self.write_errors == 1 or self.write_errors % 100 == 0:
                 _LOGGER.warning("Could not write the activity index of %s: %s", channel, err)
+
+    def _write_files(self, channel: str, records: list, spans: list[tuple[int, int]], running: tuple | None) -> None:
+        if records:
+            self._write_records(channel, records)
+        for start, end in spans:
+            self._write_span(channel, start, end)
+        if running is not None:
+            self._write_span(channel, *running)
 
     def _write_records(self, channel: str, records: list[tuple[int, bytes, int]]) -> None:
         array = np.zeros(len(records), dtype=RECORD)
